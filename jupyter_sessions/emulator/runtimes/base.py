@@ -58,6 +58,12 @@ class Runtime(abc.ABC):
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release everything this runtime owns that is not behind a session handle."""
 
+    async def sweep(self, keep: list[RuntimeHandle]) -> int:
+        """After reconciliation: stop every process this runtime left behind earlier (for
+        example warm-pool kernels of a killed emulator) that is not behind ``keep``.
+        Returns how many were stopped."""
+        return 0
+
     @abc.abstractmethod
     async def launch(self, session_name: str, config: dict[str, Any]) -> RuntimeHandle:
         """Start the runtime for a session and return once it is ready to run code.

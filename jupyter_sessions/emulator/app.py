@@ -1,0 +1,273 @@
+"""The emulator's REST surface: Dataproc v1 paths over tornado, google.rpc.Status errors.
+
+Every request, including unknown paths, wrong methods and malformed JSON, is answered
+with JSON; nothing a client sends can produce an HTML page or a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import unquote
+
+import tornado.web
+
+from .. import __version__
+from ..api import errors
+from ..api.codec import Message
+from .engine import SessionService
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 4 * 1024 * 1024
+
+Authenticator = Callable[[tornado.httputil.HTTPServerRequest], None]
+
+
+class Stats:
+    """Request counts by route, so tests and benchmarks can see what reached the backend."""
+
+    def __init__(self) -> None:
+        self.requests: Counter[str] = Counter()
+        self.started = time.time()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "total": sum(self.requests.values()),
+            "requests": dict(self.requests),
+            "since": self.started,
+        }
+
+
+class ApiHandler(tornado.web.RequestHandler):
+    """One handler for every path: routes on the path segments."""
+
+    SUPPORTED_METHODS = ("GET", "POST", "DELETE", "PATCH", "PUT", "HEAD", "OPTIONS")
+
+    def initialize(
+        self, service: SessionService, stats: Stats, authenticate: Authenticator | None
+    ) -> None:
+        self.service = service
+        self.stats = stats
+        self.authenticate = authenticate
+
+    def check_xsrf_cookie(self) -> None:  # an API, not a browser app
+        return
+
+    async def _dispatch(self) -> None:
+        route = "unknown"
+        try:
+            path = self.request.path
+            if path in ("/healthz", "/emulator/stats"):
+                route = path
+                self._write_json(self._local(path))
+                return
+            if self.authenticate is not None:
+                self.authenticate(self.request)
+            result = self._route(path)
+            if isinstance(result, Message):
+                self._write_json(result.to_json(enum_ints=self._enum_ints()))
+            else:
+                self._write_json(result)
+        except errors.ApiError as exc:
+            self._write_error_json(exc)
+        except Exception:
+            log.exception("Unexpected error for %s %s", self.request.method, self.request.path)
+            self._write_error_json(errors.Internal("Internal error in the emulator"))
+        finally:
+            if route == "unknown":
+                route = self.route_name
+            self.stats.requests[f"{self.request.method} {route}"] += 1
+
+    get = post = delete = patch = put = head = options = _dispatch
+
+    # --- routing ----------------------------------------------------------------------
+
+    route_name = "unknown"
+
+    def _route(self, path: str) -> Any:
+        """Find the API method for this path and HTTP method, and call it."""
+        method = self.request.method or "GET"
+        if not path.startswith("/v1/"):
+            raise errors.NotFound(f"No such path: {path}")
+        segments = [unquote(part) for part in path[len("/v1/") :].split("/")]
+        if any(not s or "/" in s for s in segments):
+            raise errors.NotFound(f"No such path: {path}")
+        verb = ""
+        if ":" in segments[-1]:
+            segments[-1], verb = segments[-1].split(":", 1)
+        n = len(segments)
+        if n not in (5, 6) or segments[0] != "projects":
+            raise errors.NotFound(f"No such path: {path}")
+        if segments[2] not in ("locations", "regions"):
+            raise errors.NotFound(f"No such path: {path}")
+        collection = segments[4]
+        if segments[2] == "regions" and collection != "operations":
+            raise errors.NotFound(f"No such path: {path}")
+        table = self._methods(collection, "/".join(segments), "/".join(segments[:4]))
+        target = table.get((method, n, verb))
+        if target is None:
+            raise errors.NotFound(f"No method {method} {path}")
+        self.route_name, call = target
+        return call()
+
+    def _methods(
+        self, collection: str, resource: str, parent: str
+    ) -> dict[tuple[str, int, str], tuple[str, Callable[[], Any]]]:
+        """The routing table of one collection: (method, segments, verb) -> API method."""
+        svc = self.service
+        q = self._query
+
+        def listing(fn: Callable[[str, int | None, str | None, str | None], Any]) -> Any:
+            return fn(
+                resource if collection == "operations" else parent,
+                self._page_size(),
+                q("pageToken"),
+                q("filter"),
+            )
+
+        def empty(fn: Callable[[str], None]) -> dict[str, Any]:
+            fn(resource)
+            return {}
+
+        if collection == "sessions":
+            return {
+                ("GET", 5, ""): ("sessions.list", lambda: listing(svc.list_sessions)),
+                ("POST", 5, ""): (
+                    "sessions.create",
+                    lambda: svc.create_session(
+                        parent, q("sessionId"), q("requestId"), self._body()
+                    ),
+                ),
+                ("GET", 6, ""): ("sessions.get", lambda: svc.get_session(resource)),
+                ("DELETE", 6, ""): (
+                    "sessions.delete",
+                    lambda: svc.delete_session(resource, q("requestId")),
+                ),
+                ("POST", 6, "terminate"): (
+                    "sessions.terminate",
+                    lambda: svc.terminate_session(resource, self._body_request_id()),
+                ),
+            }
+        if collection == "sessionTemplates":
+            return {
+                ("GET", 5, ""): ("sessionTemplates.list", lambda: listing(svc.list_templates)),
+                ("POST", 5, ""): (
+                    "sessionTemplates.create",
+                    lambda: svc.create_template(parent, self._body()),
+                ),
+                ("GET", 6, ""): ("sessionTemplates.get", lambda: svc.get_template(resource)),
+                ("PATCH", 6, ""): (
+                    "sessionTemplates.patch",
+                    lambda: svc.update_template(resource, self._body()),
+                ),
+                ("DELETE", 6, ""): ("sessionTemplates.delete", lambda: empty(svc.delete_template)),
+            }
+        if collection == "operations":
+            return {
+                ("GET", 5, ""): ("operations.list", lambda: listing(svc.list_operations)),
+                ("GET", 6, ""): ("operations.get", lambda: svc.get_operation(resource)),
+                ("DELETE", 6, ""): ("operations.delete", lambda: empty(svc.delete_operation)),
+                ("POST", 6, "cancel"): ("operations.cancel", lambda: empty(svc.cancel_operation)),
+            }
+        return {}
+
+    def _body_request_id(self) -> str | None:
+        body = self._body() or {}
+        request_id = body.get("requestId", body.get("request_id"))
+        if request_id is not None and not isinstance(request_id, str):
+            raise errors.bad_request("requestId", "expected a string")
+        return request_id
+
+    def _query(self, name: str) -> str | None:
+        snake = "".join("_" + c.lower() if c.isupper() else c for c in name)
+        for key in (name, snake):
+            values = self.request.query_arguments.get(key)
+            if values:
+                try:
+                    return values[-1].decode("utf-8")
+                except UnicodeDecodeError:
+                    raise errors.bad_request(name, "is not valid UTF-8") from None
+        return None
+
+    def _page_size(self) -> int | None:
+        raw = self._query("pageSize")
+        if raw is None or raw == "":
+            return None
+        try:
+            value = int(raw)
+        except ValueError:
+            raise errors.bad_request("pageSize", f"expected an integer, got {raw!r}") from None
+        if not -(2**31) <= value < 2**31:
+            raise errors.bad_request("pageSize", "out of range for int32")
+        return value
+
+    def _body(self) -> dict[str, Any] | None:
+        raw = self.request.body
+        if not raw or not raw.strip():
+            return None
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise errors.InvalidArgument(f"Invalid JSON payload received: {exc}") from None
+        if not isinstance(data, dict):
+            raise errors.InvalidArgument("Invalid JSON payload received: expected an object")
+        return data
+
+    def _enum_ints(self) -> bool:
+        for key in ("$alt", "alt"):
+            for value in self.request.query_arguments.get(key, []):
+                if b"enum-encoding=int" in value:
+                    return True
+        return False
+
+    def _local(self, path: str) -> dict[str, Any]:
+        if path == "/healthz":
+            return {
+                "status": "ok",
+                "pid": os.getpid(),
+                "runtime": self.service.runtime.kind,
+                "version": __version__,
+            }
+        return self.stats.to_json()
+
+    # --- output -----------------------------------------------------------------------
+
+    def _write_json(self, body: dict[str, Any]) -> None:
+        self.set_status(200)
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        if self.request.method != "HEAD":
+            self.write(json.dumps(body, separators=(",", ":")))
+
+    def _write_error_json(self, exc: errors.ApiError) -> None:
+        self.clear()
+        self.set_status(exc.http_status)
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        if exc.http_status == 401:
+            self.set_header("WWW-Authenticate", 'Bearer realm="jupyter-sessions-emulator"')
+        if self.request.method != "HEAD":
+            self.write(json.dumps(exc.to_http_json(), separators=(",", ":")))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Tornado's own errors (bad HTTP, oversize bodies) in the same envelope."""
+        code = errors.ApiError.from_http(status_code, None)
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(json.dumps(code.to_http_json()))
+
+
+def make_app(
+    service: SessionService, *, authenticate: Authenticator | None = None
+) -> tornado.web.Application:
+    stats = Stats()
+    app = tornado.web.Application(
+        [(r"/.*", ApiHandler, {"service": service, "stats": stats, "authenticate": authenticate})],
+        default_handler_class=None,
+        compress_response=False,
+    )
+    app.settings["stats"] = stats
+    return app

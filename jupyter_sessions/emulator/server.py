@@ -1,0 +1,185 @@
+"""Run the emulator as a process: ``jupyter-sessions emulator [options]``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import ipaddress
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from .. import __version__
+
+log = logging.getLogger("jupyter_sessions.emulator")
+
+
+def default_data_dir() -> Path:
+    from jupyter_core.paths import jupyter_data_dir
+
+    return Path(jupyter_data_dir()) / "jupyter_sessions"
+
+
+def default_creator() -> str:
+    try:
+        user = getpass.getuser()
+    except Exception:  # no user name in some containers
+        user = "user"
+    return f"{user}@localhost"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765, help="port (0 picks a free one)")
+    p.add_argument("--db", default=None, help="SQLite file (default: Jupyter data dir)")
+    p.add_argument(
+        "--runtime",
+        choices=["kernel", "simulated"],
+        default="kernel",
+        help="kernel runs a real IPython kernel per session; simulated uses timers",
+    )
+    p.add_argument(
+        "--warm-pool", type=int, default=1, help="pre-started kernels kept ready (kernel runtime)"
+    )
+    p.add_argument(
+        "--ttl-floor",
+        type=float,
+        default=600.0,
+        help="smallest ttl/idleTtl accepted, in seconds (the API's is 600; lower it for tests)",
+    )
+    p.add_argument("--tick", type=float, default=1.0, help="seconds between TTL/health checks")
+    p.add_argument(
+        "--usage-interval", type=float, default=30.0, help="seconds between usage refreshes"
+    )
+    p.add_argument("--start-delay", type=float, default=0.0, help="simulated start delay (s)")
+    p.add_argument("--stop-delay", type=float, default=0.0, help="simulated stop delay (s)")
+    p.add_argument("--creator", default=None, help="creator reported on new sessions")
+    p.add_argument(
+        "--require-token",
+        default=None,
+        metavar="TOKEN",
+        help="require 'Authorization: Bearer TOKEN' (or a file with @PATH) on every API call",
+    )
+    p.add_argument(
+        "--record-requests",
+        default=None,
+        metavar="PATH",
+        help="append each API request's method, path and auth headers (redacted) as JSON lines",
+    )
+    p.add_argument(
+        "--keep-runtimes",
+        action="store_true",
+        help="on shutdown leave runtimes running, to be re-adopted by the next start",
+    )
+    p.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow binding a non-loopback address (the API has no authentication by default)",
+    )
+    p.add_argument("--ready-file", default=None, help="write {url, port, pid} here once serving")
+    p.add_argument("--log-level", default="INFO")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+        format="[%(asctime)s %(name)s %(levelname)s] %(message)s",
+    )
+    if not _is_loopback(args.host) and not args.allow_remote:
+        print(
+            f"error: refusing to bind {args.host}: the emulator API is meant for this machine "
+            "only; pass --allow-remote to bind it anyway",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        return asyncio.run(_serve(args))
+    except KeyboardInterrupt:
+        return 0
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    import tornado.httpserver
+
+    from .app import make_app
+    from .auth import make_authenticator
+    from .engine import EngineConfig, SessionService
+    from .runtimes.base import Runtime
+    from .store import SessionStore
+
+    db = Path(args.db) if args.db else default_data_dir() / "emulator.sqlite"
+    store = SessionStore(db)
+    runtime: Runtime
+    if args.runtime == "kernel":
+        from .runtimes.kernel import KernelRuntime
+
+        runtime = KernelRuntime(db.parent / f"{db.stem}-runtime", warm_pool=args.warm_pool)
+    else:
+        from .runtimes.simulated import SimulatedRuntime
+
+        runtime = SimulatedRuntime(args.start_delay, args.stop_delay)
+    config = EngineConfig(
+        creator=args.creator or default_creator(),
+        min_ttl=timedelta(seconds=args.ttl_floor),
+        tick_seconds=args.tick,
+        usage_interval=args.usage_interval,
+        stop_runtimes_on_close=not args.keep_runtimes,
+    )
+    service = SessionService(store, runtime, config)
+    await service.open()
+    app = make_app(
+        service, authenticate=make_authenticator(args.require_token, args.record_requests)
+    )
+    server = tornado.httpserver.HTTPServer(app, max_body_size=4 * 1024 * 1024)
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    sockets = tornado.netutil.bind_sockets(args.port, args.host, family=family)
+    server.add_sockets(sockets)
+    port = sockets[0].getsockname()[1]
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    url = f"http://{host}:{port}"
+    if args.ready_file:
+        tmp = Path(args.ready_file + ".tmp")
+        tmp.write_text(json.dumps({"url": url, "port": port, "pid": os.getpid()}))
+        tmp.replace(args.ready_file)
+    log.info(
+        "jupyter-sessions emulator %s serving %s/v1 (runtime %s, database %s)",
+        __version__,
+        url,
+        args.runtime,
+        db,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("Shutting down")
+    server.stop()
+    await service.close()
+    store.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="jupyter-sessions emulator")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .support import EmulatorProcess
+
+
+@pytest.fixture(scope="module")
+def simulated_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
+    """A simulated-runtime emulator shared by a test module (zero delays)."""
+    emu = EmulatorProcess(
+        tmp_path_factory.mktemp("emu"), "--runtime", "simulated", "--ttl-floor", "1", "--tick", "0.2"
+    ).start()
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture
+def api(simulated_emulator: EmulatorProcess) -> Iterator[httpx.Client]:
+    with simulated_emulator.client() as client:
+        yield client
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    return tmp_path
