@@ -266,6 +266,7 @@ class SessionService:
         self._apply_defaults(parent, session)
         rec = _Record(session)
         op = self._new_operation(parent, rec, OperationType.CREATE, "Create session", now)
+        rec.ops.append(op.name)
         with self.store.transaction():
             self._sessions[name] = rec
             self._order_cache.pop(parent.path, None)

@@ -166,6 +166,8 @@ def _group_usage(pgid: int) -> tuple[float, int]:
 
 def _signal(pid: int, sig: int) -> None:
     """Signal a kernel's whole process group (it leads one), else just the process."""
+    if pid <= 0 or pid == os.getpid():  # 0 or our own pid would hit the emulator itself
+        return
     with contextlib.suppress(ProcessLookupError, PermissionError):
         if os.getpgid(pid) == pid:
             os.killpg(pid, sig)

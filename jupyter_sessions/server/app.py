@@ -1,0 +1,178 @@
+"""The Jupyter server extension: proxy, event stream and the embedded emulator."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from jupyter_core.paths import jupyter_data_dir
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Float, List, Unicode, default
+
+from .. import __version__
+from .backend import Backend, BackendClient, LocalBackend, UrlBackend
+from .events_bus import EventBus
+from .handlers import ConfigHandler, EventsHandler, ProxyHandler
+from .watcher import WatcherRegistry, WatchSettings
+
+DEFAULT_PROJECT = "local-project"
+DEFAULT_LOCATION = "local"
+
+
+class SessionsExtensionApp(ExtensionApp):
+    """Manage Dataproc interactive sessions from Jupyter."""
+
+    name = "jupyter_sessions"
+    load_other_extensions = True
+
+    backend = Unicode(
+        "local",
+        config=True,
+        help=(
+            "Where the Sessions API lives: 'local' (the embedded emulator, started and "
+            "supervised by the server), 'dataproc' (Google Cloud Dataproc), or the URL of a "
+            "Sessions API endpoint (the prefix of its v1/ paths)."
+        ),
+    )
+    project = Unicode("", config=True, help="Default project of the sessions panel and magics.")
+    location = Unicode(
+        "", config=True, help="Default location (region) of the sessions panel and magics."
+    )
+    user = Unicode(
+        "", config=True, help="The user shown as 'mine' in the panels (defaults per backend)."
+    )
+    steady_poll_interval = Float(
+        10.0, config=True, help="Seconds between polls while no session is in transition."
+    )
+    transition_poll_interval = Float(
+        0.5, config=True, help="Seconds between polls while a session is starting or stopping."
+    )
+    full_list_interval = Float(
+        60.0, config=True, help="Seconds between full listings (to notice deletions)."
+    )
+    heartbeat_interval = Float(
+        15.0, config=True, help="Seconds between heartbeat events on an idle event stream."
+    )
+    request_timeout = Float(
+        30.0, config=True, help="Timeout in seconds of each request to the sessions backend."
+    )
+    emulator_runtime = Unicode(
+        "kernel",
+        config=True,
+        help="Runtime of the embedded emulator: 'kernel' (a real kernel per session) or "
+        "'simulated' (timers only).",
+    )
+    emulator_data_dir = Unicode(
+        config=True, help="Directory of the embedded emulator's database and kernel files."
+    )
+    emulator_args = List(
+        Unicode(),
+        config=True,
+        help="Extra command-line options of the embedded emulator (see "
+        "'jupyter-sessions emulator --help').",
+    )
+
+    @default("emulator_data_dir")
+    def _default_data_dir(self) -> str:
+        return str(Path(jupyter_data_dir()) / "jupyter_sessions")
+
+    # --- wiring -----------------------------------------------------------------------
+
+    def initialize_settings(self) -> None:
+        self.backend_impl = self._make_backend()
+        self.backend_client = BackendClient(self.backend_impl, self.request_timeout)
+        self.bus = EventBus(self.serverapp.event_logger if self.serverapp else None, self.log)
+        self.watchers = WatcherRegistry(
+            self.backend_client,
+            WatchSettings(
+                transition_interval=self.transition_poll_interval,
+                steady_interval=self.steady_poll_interval,
+                full_interval=self.full_list_interval,
+            ),
+            publish=self.bus.publish,
+        )
+        self.backend_impl.listeners.append(self.watchers.backend_changed)
+        self._export_kernel_environment()
+
+    def initialize_handlers(self) -> None:
+        self.handlers.extend(
+            [
+                (r"/jupyter-sessions/config", ConfigHandler),
+                (r"/jupyter-sessions/events", EventsHandler),
+                (r"/jupyter-sessions/v1/(.*)", ProxyHandler),
+            ]
+        )
+
+    def _make_backend(self) -> Backend:
+        kind = self.backend.strip()
+        if kind == "local":
+            return LocalBackend(
+                Path(self.emulator_data_dir), self.emulator_runtime, list(self.emulator_args)
+            )
+        if kind == "dataproc":
+            from .dataproc import DataprocBackend
+
+            return DataprocBackend(self.project, self.location, self.log)
+        if kind.startswith(("http://", "https://")):
+            return UrlBackend(kind)
+        raise ValueError(
+            f"SessionsExtensionApp.backend must be 'local', 'dataproc' or a URL, got {kind!r}"
+        )
+
+    def _export_kernel_environment(self) -> None:
+        """Kernels started by this server inherit how to reach it."""
+        server = self.serverapp
+        if server is None:
+            return
+        try:
+            token = server.identity_provider.token
+        except AttributeError:
+            token = ""
+        if token:
+            os.environ["JUPYTER_SESSIONS_TOKEN"] = token
+        try:
+            os.environ["JUPYTER_SESSIONS_URL"] = server.connection_url
+        except Exception:  # the port is not bound yet; the start hook sets it
+            pass
+
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        self._export_kernel_environment()
+        await self.backend_impl.start()
+
+    async def stop_extension(self) -> None:
+        self.watchers.close()
+        await self.backend_client.close()
+        await self.backend_impl.stop()
+
+    # --- what panels and magics need to know ------------------------------------------
+
+    @property
+    def default_project(self) -> str:
+        project = self.project or getattr(self.backend_impl, "project", "")
+        return project or DEFAULT_PROJECT
+
+    @property
+    def default_location(self) -> str:
+        location = self.location or getattr(self.backend_impl, "location", "")
+        return location or DEFAULT_LOCATION
+
+    @property
+    def default_parent(self) -> str:
+        return f"projects/{self.default_project}/locations/{self.default_location}"
+
+    def describe(self) -> dict[str, Any]:
+        info = self.backend_impl.describe()
+        user = self.user or getattr(self.backend_impl, "user", "")
+        if not user and isinstance(self.backend_impl, LocalBackend):
+            from ..emulator.server import default_creator
+
+            user = default_creator()
+        return {
+            **info,
+            "project": self.default_project,
+            "location": self.default_location,
+            "parent": self.default_parent,
+            "user": user,
+            "version": __version__,
+        }

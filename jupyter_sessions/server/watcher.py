@@ -1,0 +1,306 @@
+"""The Watcher: one poll loop per parent with subscribers, fanned out to all of them.
+
+Cost grows with live sessions, not with history or subscribers: each round lists only
+the live sessions (CREATING, ACTIVE, TERMINATING), fetches once each session that left
+the live set to learn its final state, and lists everything only rarely, to notice
+deletions. It polls fast while a session is in transition and slowly when all are
+steady; a mutation through the proxy pokes it to look at once. Errors back off with
+jitter and surface as ``status`` events; recovery is automatic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlencode
+
+from ..api import errors
+from ..api.codec import format_timestamp
+from .backend import BackendClient
+
+log = logging.getLogger(__name__)
+
+LIVE_FILTER = "state = CREATING OR state = ACTIVE OR state = TERMINATING"
+LIVE_STATES = frozenset({"CREATING", "ACTIVE", "TERMINATING"})
+TRANSITION_STATES = frozenset({"CREATING", "TERMINATING"})
+QUEUE_LIMIT = 1000
+
+
+@dataclass
+class WatchSettings:
+    """How often to look."""
+
+    transition_interval: float = 0.5
+    steady_interval: float = 10.0
+    full_interval: float = 60.0
+    max_backoff: float = 30.0
+    page_size: int = 500
+
+
+@dataclass
+class WatchEvent:
+    """One Server-Sent Event: ``snapshot``, ``session``, ``removed`` or ``status``."""
+
+    kind: str
+    data: dict[str, Any]
+
+
+@dataclass
+class Subscription:
+    parent: str
+    queue: asyncio.Queue[WatchEvent] = field(default_factory=lambda: asyncio.Queue(QUEUE_LIMIT))
+
+
+def _now() -> str:
+    return format_timestamp(datetime.now(timezone.utc))
+
+
+class Watcher:
+    """Polls one parent's sessions and tells every subscriber what changed."""
+
+    def __init__(
+        self,
+        parent: str,
+        client: BackendClient,
+        settings: WatchSettings,
+        *,
+        publish: Callable[[str, WatchEvent], None] | None = None,
+        on_idle: Callable[[Watcher], None] | None = None,
+    ) -> None:
+        self.parent = parent
+        self.client = client
+        self.settings = settings
+        self.publish = publish
+        self.on_idle = on_idle
+        self.sessions: dict[str, dict[str, Any]] = {}
+        self.synced = False
+        self.reachable = True
+        self.last_poll: str | None = None
+        self.last_error = ""
+        self.polls = 0
+        self._subs: list[Subscription] = []
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._full_requested = True
+
+    # --- subscribers ------------------------------------------------------------------
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subs)
+
+    def subscribe(self) -> Subscription:
+        sub = Subscription(self.parent)
+        self._subs.append(sub)
+        if self.synced:
+            sub.queue.put_nowait(self._snapshot())
+            if not self.reachable:
+                sub.queue.put_nowait(self._status())
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        if sub in self._subs:
+            self._subs.remove(sub)
+        if not self._subs:
+            self.stop()
+            if self.on_idle is not None:
+                self.on_idle(self)
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+    def poke(self, full: bool = False) -> None:
+        """Look now (after a mutation through the proxy) instead of at the next interval."""
+        self._full_requested = self._full_requested or full
+        self._wake.set()
+
+    def backend_changed(self, up: bool, message: str) -> None:
+        """The backend process went away or came back."""
+        if not up:
+            self._set_reachable(False, message)
+        self.poke(full=True)
+
+    # --- the loop ---------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        backoff = 0.0
+        next_full = 0.0
+        while True:
+            try:
+                if self._full_requested or not self.synced or time.monotonic() >= next_full:
+                    self._full_requested = False
+                    await self._full_sync()
+                    next_full = time.monotonic() + self.settings.full_interval
+                else:
+                    await self._poll_live()
+                self.polls += 1
+                self.last_poll = _now()
+                self._set_reachable(True, "")
+                backoff = 0.0
+                in_transition = any(
+                    s.get("state") in TRANSITION_STATES for s in self.sessions.values()
+                )
+                delay = (
+                    self.settings.transition_interval
+                    if in_transition
+                    else self.settings.steady_interval
+                )
+            except asyncio.CancelledError:
+                raise
+            except errors.ApiError as exc:
+                self._set_reachable(False, str(exc))
+                backoff = min(max(0.5, backoff * 2), self.settings.max_backoff)
+                delay = backoff * (0.5 + random.random() / 2)
+                self._full_requested = True  # resynchronise everything once it is back
+            except Exception as exc:  # keep watching whatever happens
+                log.exception("Watcher for %s failed", self.parent)
+                self._set_reachable(False, f"Watcher error: {exc}")
+                backoff = min(max(0.5, backoff * 2), self.settings.max_backoff)
+                delay = backoff
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), delay)
+            except asyncio.TimeoutError:
+                pass
+
+    async def _list(self, filter_text: str | None) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        token = ""
+        for _ in range(10_000):  # bounded: at most 10,000 pages
+            params: dict[str, Any] = {"pageSize": self.settings.page_size}
+            if filter_text:
+                params["filter"] = filter_text
+            if token:
+                params["pageToken"] = token
+            page = await self.client.get_json(f"v1/{self.parent}/sessions", urlencode(params))
+            for session in page.get("sessions", []):
+                found[session["name"]] = session
+            token = page.get("nextPageToken", "")
+            if not token:
+                break
+        return found
+
+    async def _full_sync(self) -> None:
+        current = await self._list(None)
+        if not self.synced:
+            self.sessions = current
+            self.synced = True
+            self._broadcast(self._snapshot())
+            return
+        for name in [n for n in self.sessions if n not in current]:
+            del self.sessions[name]
+            self._broadcast(WatchEvent("removed", {"name": name}))
+        for name, session in current.items():
+            self._update(name, session)
+
+    async def _poll_live(self) -> None:
+        live = await self._list(LIVE_FILTER)
+        for name, session in live.items():
+            self._update(name, session)
+        gone = [
+            name
+            for name, s in self.sessions.items()
+            if s.get("state") in LIVE_STATES and name not in live
+        ]
+        for name in gone:
+            try:
+                session = await self.client.get_json(f"v1/{name}")
+            except errors.NotFound:
+                del self.sessions[name]
+                self._broadcast(WatchEvent("removed", {"name": name}))
+                continue
+            self._update(name, session)
+
+    def _update(self, name: str, session: dict[str, Any]) -> None:
+        if self.sessions.get(name) != session:
+            self.sessions[name] = session
+            self._broadcast(WatchEvent("session", session))
+
+    # --- events -----------------------------------------------------------------------
+
+    def _snapshot(self) -> WatchEvent:
+        ordered = sorted(
+            self.sessions.values(),
+            key=lambda s: (s.get("createTime", ""), s.get("name", "")),
+            reverse=True,
+        )
+        return WatchEvent("snapshot", {"sessions": ordered, "time": _now()})
+
+    def _status(self) -> WatchEvent:
+        data: dict[str, Any] = {"reachable": self.reachable}
+        if self.last_poll:
+            data["lastPoll"] = self.last_poll
+        if self.last_error and not self.reachable:
+            data["message"] = self.last_error
+        return WatchEvent("status", data)
+
+    def _set_reachable(self, reachable: bool, message: str) -> None:
+        changed = reachable != self.reachable or (not reachable and message != self.last_error)
+        self.reachable = reachable
+        self.last_error = message
+        if changed:
+            self._broadcast(self._status())
+
+    def _broadcast(self, event: WatchEvent) -> None:
+        for sub in self._subs:
+            try:
+                sub.queue.put_nowait(event)
+            except asyncio.QueueFull:
+                # A subscriber that stopped reading gets a fresh snapshot instead.
+                while not sub.queue.empty():
+                    sub.queue.get_nowait()
+                sub.queue.put_nowait(self._snapshot())
+        if self.publish is not None and event.kind != "snapshot":
+            self.publish(self.parent, event)
+
+
+class WatcherRegistry:
+    """One Watcher per parent that has subscribers; none without."""
+
+    def __init__(
+        self,
+        client: BackendClient,
+        settings: WatchSettings,
+        publish: Callable[[str, WatchEvent], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.publish = publish
+        self.watchers: dict[str, Watcher] = {}
+
+    def subscribe(self, parent: str) -> tuple[Watcher, Subscription]:
+        watcher = self.watchers.get(parent)
+        if watcher is None:
+            watcher = Watcher(
+                parent, self.client, self.settings, publish=self.publish, on_idle=self._idle
+            )
+            self.watchers[parent] = watcher
+        return watcher, watcher.subscribe()
+
+    def _idle(self, watcher: Watcher) -> None:
+        if self.watchers.get(watcher.parent) is watcher:
+            del self.watchers[watcher.parent]
+
+    def poke(self, parent: str, full: bool = False) -> None:
+        watcher = self.watchers.get(parent)
+        if watcher is not None:
+            watcher.poke(full)
+
+    def backend_changed(self, up: bool, message: str) -> None:
+        for watcher in list(self.watchers.values()):
+            watcher.backend_changed(up, message)
+
+    def close(self) -> None:
+        for watcher in list(self.watchers.values()):
+            watcher.stop()
+        self.watchers.clear()

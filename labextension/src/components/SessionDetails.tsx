@@ -1,0 +1,432 @@
+import React, { useState } from 'react';
+import type { ISession, SessionState } from '../types';
+import type { IOperationView } from '../model';
+import { resourceId } from '../api';
+import {
+  ICountdown,
+  formatDuration,
+  formatTimestamp,
+  idleCountdown,
+  parseTime,
+  runtimeKind,
+  splitLabels,
+  ttlCountdown,
+  usageRows
+} from '../format';
+import { parseProtoDuration } from '../validation';
+import {
+  canDelete,
+  canTerminate,
+  deleteHint,
+  terminateHint
+} from '../state';
+import { StateBadge, badgeClass } from './StateBadge';
+import { OperationItem } from './ActivityList';
+import { BackIcon, CopyIcon } from './icons';
+import { copyText } from './hooks';
+
+export interface ISessionDetailsProps {
+  /** Full name of the session to show. */
+  name: string;
+  /** The session, or undefined once it is gone. */
+  session?: ISession;
+  now: number;
+  /** The latest operation started from the panel on this session, if any. */
+  operation?: IOperationView;
+  onBack: () => void;
+  onTerminate: (name: string) => void;
+  onDelete: (name: string) => void;
+  onDismiss?: (id: string) => void;
+}
+
+/** Everything about one session. */
+export function SessionDetails(props: ISessionDetailsProps): JSX.Element {
+  const { session, now, operation } = props;
+  const id = resourceId(props.name);
+  const busy =
+    !!operation &&
+    (operation.phase === 'sending' || operation.phase === 'running');
+  return (
+    <div className="jp-sessions-details" aria-label={`Session ${id}`}>
+      <div className="jp-sessions-details-header">
+        <button
+          type="button"
+          className="jp-sessions-icon-button"
+          title="Back to the list"
+          aria-label="Back to the list"
+          onClick={props.onBack}
+        >
+          <BackIcon />
+        </button>
+        <h3 className="jp-sessions-details-title" title={props.name}>
+          {id}
+        </h3>
+        {session ? <StateBadge state={session.state} /> : null}
+      </div>
+      {operation ? (
+        <ul className="jp-sessions-activity">
+          <OperationItem operation={operation} onDismiss={props.onDismiss} />
+        </ul>
+      ) : null}
+      {!session ? (
+        <div className="jp-sessions-empty">This session no longer exists.</div>
+      ) : (
+        <SessionBody
+          session={session}
+          now={now}
+          busy={busy}
+          onTerminate={props.onTerminate}
+          onDelete={props.onDelete}
+        />
+      )}
+    </div>
+  );
+}
+
+function SessionBody(props: {
+  session: ISession;
+  now: number;
+  busy: boolean;
+  onTerminate: (name: string) => void;
+  onDelete: (name: string) => void;
+}): JSX.Element {
+  const { session, now, busy } = props;
+  const state = session.state ?? 'STATE_UNSPECIFIED';
+  const exec = session.environmentConfig?.executionConfig;
+  const endpoints = Object.entries(session.runtimeInfo?.endpoints ?? {});
+  const usage = usageRows(
+    session.runtimeInfo?.currentUsage,
+    session.runtimeInfo?.approximateUsage
+  );
+  const labels = splitLabels(session.labels);
+  const properties = Object.entries(
+    session.runtimeConfig?.properties ?? {}
+  ).sort(([a], [b]) => a.localeCompare(b));
+  const terminateOk = canTerminate(session.state) && !busy;
+  const deleteOk = canDelete(session.state) && !busy;
+  return (
+    <>
+      <div className="jp-sessions-actions">
+        <button
+          type="button"
+          className="jp-sessions-button jp-mod-warn"
+          disabled={!terminateOk}
+          title={busy ? 'An operation is in progress' : terminateHint(session.state)}
+          onClick={() => props.onTerminate(session.name)}
+        >
+          Terminate
+        </button>
+        <button
+          type="button"
+          className="jp-sessions-button jp-mod-reject"
+          disabled={!deleteOk}
+          title={busy ? 'An operation is in progress' : deleteHint(session.state)}
+          onClick={() => props.onDelete(session.name)}
+        >
+          Delete
+        </button>
+        <CopyButton text={session.name} label="Copy name" />
+      </div>
+      {session.stateMessage ? (
+        <div
+          className={`jp-sessions-message ${
+            state === 'FAILED' ? 'jp-sessions-message-error' : ''
+          }`}
+          role={state === 'FAILED' ? 'alert' : undefined}
+        >
+          {session.stateMessage}
+        </div>
+      ) : null}
+      <Countdowns session={session} now={now} />
+      <Section title="Overview">
+        <dl className="jp-sessions-fields">
+          <Field label="Created" value={formatTimestamp(session.createTime)} />
+          <Field label="Creator" value={session.creator} />
+          <Field label="User" value={session.user} />
+          <Field label="Runtime" value={runtimeKind(session)} />
+          <Field label="Version" value={session.runtimeConfig?.version} />
+          <Field
+            label="Template"
+            value={session.sessionTemplate ? resourceId(session.sessionTemplate) : undefined}
+            title={session.sessionTemplate}
+          />
+          <Field label="TTL" value={durationText(exec?.ttl)} />
+          <Field label="Idle TTL" value={durationText(exec?.idleTtl)} />
+          <Field label="Service account" value={exec?.serviceAccount} />
+          <Field label="UUID" value={session.uuid} mono />
+        </dl>
+      </Section>
+      <Section title="Endpoints">
+        {endpoints.length ||
+        session.runtimeInfo?.outputUri ||
+        session.runtimeInfo?.diagnosticOutputUri ? (
+          <ul className="jp-sessions-endpoints">
+            {endpoints
+              .sort(([a], [b]) => a.localeCompare(b))
+              .map(([key, uri]) => (
+                <Endpoint key={key} label={key} uri={uri} />
+              ))}
+            {session.runtimeInfo?.outputUri ? (
+              <Endpoint label="Output" uri={session.runtimeInfo.outputUri} />
+            ) : null}
+            {session.runtimeInfo?.diagnosticOutputUri ? (
+              <Endpoint
+                label="Diagnostics"
+                uri={session.runtimeInfo.diagnosticOutputUri}
+              />
+            ) : null}
+          </ul>
+        ) : (
+          <div className="jp-sessions-muted">
+            {state === 'CREATING' ? 'Available once ACTIVE.' : 'None.'}
+          </div>
+        )}
+      </Section>
+      <Section title="Usage">
+        {usage.length ? (
+          <dl className="jp-sessions-fields">
+            {usage.map(row => (
+              <Field key={row.label} label={row.label} value={row.value} title={row.title} />
+            ))}
+          </dl>
+        ) : (
+          <div className="jp-sessions-muted">No usage reported yet.</div>
+        )}
+      </Section>
+      <Section title="Timeline">
+        <Timeline session={session} now={now} />
+      </Section>
+      {labels.user.length || labels.system.length ? (
+        <Section title="Labels">
+          <div className="jp-sessions-labels">
+            {labels.user.map(([key, value]) => (
+              <span key={key} className="jp-sessions-label">
+                {value ? `${key}=${value}` : key}
+              </span>
+            ))}
+          </div>
+          {labels.system.length ? (
+            <details className="jp-sessions-more">
+              <summary>System labels ({labels.system.length})</summary>
+              <dl className="jp-sessions-fields">
+                {labels.system.map(([key, value]) => (
+                  <Field key={key} label={key} value={value} mono />
+                ))}
+              </dl>
+            </details>
+          ) : null}
+        </Section>
+      ) : null}
+      {properties.length ? (
+        <Section title="Properties">
+          <details className="jp-sessions-more">
+            <summary>{properties.length} runtime properties</summary>
+            <dl className="jp-sessions-fields">
+              {properties.map(([key, value]) => (
+                <Field key={key} label={key} value={value} mono />
+              ))}
+            </dl>
+          </details>
+        </Section>
+      ) : null}
+    </>
+  );
+}
+
+function durationText(value: string | undefined): string | undefined {
+  const seconds = parseProtoDuration(value);
+  return seconds === null ? undefined : formatDuration(seconds);
+}
+
+function Section(props: { title: string; children: React.ReactNode }): JSX.Element {
+  return (
+    <section className="jp-sessions-section">
+      <h4 className="jp-sessions-section-title">{props.title}</h4>
+      {props.children}
+    </section>
+  );
+}
+
+function Field(props: {
+  label: string;
+  value?: string;
+  title?: string;
+  mono?: boolean;
+}): JSX.Element | null {
+  if (!props.value) {
+    return null;
+  }
+  return (
+    <>
+      <dt>{props.label}</dt>
+      <dd
+        className={props.mono ? 'jp-sessions-mono' : undefined}
+        title={props.title ?? props.value}
+      >
+        {props.value}
+      </dd>
+    </>
+  );
+}
+
+function CopyButton(props: { text: string; label: string }): JSX.Element {
+  const [copied, setCopied] = useState<boolean | null>(null);
+  return (
+    <button
+      type="button"
+      className="jp-sessions-icon-button"
+      title={copied === null ? props.label : copied ? 'Copied' : 'Copy failed'}
+      aria-label={props.label}
+      onClick={() => {
+        void copyText(props.text).then(ok => {
+          setCopied(ok);
+          setTimeout(() => setCopied(null), 1500);
+        });
+      }}
+    >
+      <CopyIcon />
+      {copied ? <span className="jp-sessions-copied">Copied</span> : null}
+    </button>
+  );
+}
+
+function Endpoint(props: { label: string; uri: string }): JSX.Element {
+  const web = /^https?:\/\//i.test(props.uri);
+  return (
+    <li className="jp-sessions-endpoint">
+      <span className="jp-sessions-endpoint-label">{props.label}</span>
+      <span className="jp-sessions-endpoint-value">
+        {web ? (
+          <a href={props.uri} target="_blank" rel="noopener noreferrer">
+            {props.uri}
+          </a>
+        ) : (
+          <code>{props.uri}</code>
+        )}
+      </span>
+      <CopyButton text={props.uri} label={`Copy ${props.label}`} />
+    </li>
+  );
+}
+
+function Countdowns(props: { session: ISession; now: number }): JSX.Element | null {
+  const idle = idleCountdown(props.session, props.now);
+  const ttl = ttlCountdown(props.session, props.now);
+  if (!idle && !ttl) {
+    return null;
+  }
+  return (
+    <div className="jp-sessions-countdowns">
+      {idle ? (
+        <Countdown
+          label="Idle shutdown"
+          countdown={idle}
+          note={`after ${formatDuration(idle.total)} without activity; activity postpones it`}
+        />
+      ) : null}
+      {ttl ? (
+        <Countdown
+          label="Max lifetime"
+          countdown={ttl}
+          note={`TTL ${formatDuration(ttl.total)}`}
+        />
+      ) : null}
+    </div>
+  );
+}
+
+function Countdown(props: {
+  label: string;
+  countdown: ICountdown;
+  note: string;
+}): JSX.Element {
+  const { remaining, total, dueAt } = props.countdown;
+  const fraction = total > 0 ? Math.min(1, Math.max(0, remaining / total)) : 0;
+  const low = remaining < Math.min(600, total * 0.1);
+  return (
+    <div
+      className={`jp-sessions-countdown ${low ? 'jp-sessions-countdown-low' : ''}`}
+      title={`${props.note}; due ${new Date(dueAt).toLocaleString()}`}
+    >
+      <div className="jp-sessions-countdown-text">
+        <span>{props.label}</span>
+        <span className="jp-sessions-countdown-value">
+          {remaining > 0 ? `in ${formatDuration(remaining)}` : 'due now'}
+        </span>
+      </div>
+      <div className="jp-sessions-meter" aria-hidden="true">
+        <div
+          className="jp-sessions-meter-fill"
+          style={{ width: `${Math.round(fraction * 100)}%` }}
+        />
+      </div>
+    </div>
+  );
+}
+
+interface ITimelineEntry {
+  state: SessionState;
+  start?: string;
+  end?: string;
+  message?: string;
+  current: boolean;
+}
+
+/** Earlier states then the current one, each with how long it lasted. */
+export function timelineEntries(session: ISession): ITimelineEntry[] {
+  const history = session.stateHistory ?? [];
+  const entries: ITimelineEntry[] = history.map((entry, index) => ({
+    state: entry.state ?? 'STATE_UNSPECIFIED',
+    start: entry.stateStartTime,
+    end: history[index + 1]?.stateStartTime ?? session.stateTime,
+    message: entry.stateMessage,
+    current: false
+  }));
+  entries.push({
+    state: session.state ?? 'STATE_UNSPECIFIED',
+    start: session.stateTime,
+    message: session.stateMessage,
+    current: true
+  });
+  return entries;
+}
+
+function Timeline(props: { session: ISession; now: number }): JSX.Element {
+  const entries = timelineEntries(props.session);
+  return (
+    <ol className="jp-sessions-timeline">
+      {entries.map((entry, index) => {
+        const start = parseTime(entry.start);
+        const end = entry.current ? props.now : parseTime(entry.end);
+        const lasted =
+          start !== null && end !== null
+            ? formatDuration((end - start) / 1000)
+            : '';
+        return (
+          <li
+            key={index}
+            className={`jp-sessions-timeline-entry ${badgeClass(entry.state)} ${
+              entry.current ? 'jp-sessions-timeline-current' : ''
+            }`}
+          >
+            <span className="jp-sessions-timeline-dot" aria-hidden="true" />
+            <div className="jp-sessions-timeline-body">
+              <div>
+                <strong>{entry.state}</strong>
+                {lasted ? (
+                  <span className="jp-sessions-muted">
+                    {entry.current ? ` · for ${lasted}` : ` · ${lasted}`}
+                  </span>
+                ) : null}
+              </div>
+              <div className="jp-sessions-muted">{formatTimestamp(entry.start)}</div>
+              {entry.message && !entry.current ? (
+                <div className="jp-sessions-timeline-message">{entry.message}</div>
+              ) : null}
+            </div>
+          </li>
+        );
+      })}
+    </ol>
+  );
+}

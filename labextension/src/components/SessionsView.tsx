@@ -1,0 +1,211 @@
+import React, { useCallback, useMemo, useState } from 'react';
+import type { SessionsModel } from '../model';
+import type { ISessionInput, SessionState } from '../types';
+import { SESSION_STATES } from '../types';
+import { Confirm, confirmDelete, confirmTerminate } from '../actions';
+import { StateFilter, countByState, visibleSessions } from '../state';
+import { ActivityList } from './ActivityList';
+import { CreateSessionForm } from './CreateSessionForm';
+import { SessionDetails } from './SessionDetails';
+import { SessionList } from './SessionList';
+import { StatusLine } from './StatusLine';
+import { AddIcon, RefreshIcon } from './icons';
+import { useModel, useNow } from './hooks';
+
+export interface ISessionsViewProps {
+  model: SessionsModel;
+  /** Ask the user; resolves true to go ahead. */
+  confirm: Confirm;
+  /** Clock tick of the list (ms). Default 15 s; details tick every second. */
+  tickMs?: number;
+}
+
+const STATE_FILTER_LABELS: Record<SessionState, string> = {
+  STATE_UNSPECIFIED: 'Unknown',
+  CREATING: 'Creating',
+  ACTIVE: 'Active',
+  TERMINATING: 'Terminating',
+  TERMINATED: 'Terminated',
+  FAILED: 'Failed'
+};
+
+/** The whole side panel. */
+export function SessionsView(props: ISessionsViewProps): JSX.Element {
+  const { model, confirm } = props;
+  const snapshot = useModel(model);
+  const page = snapshot.view.page;
+  const now = useNow(page === 'details' ? 1000 : (props.tickMs ?? 15000));
+  const [text, setText] = useState('');
+  const [stateFilter, setStateFilter] = useState<StateFilter>('all');
+
+  const sessions = useMemo(
+    () => visibleSessions(snapshot.state, text, stateFilter),
+    [snapshot.state, text, stateFilter]
+  );
+  const counts = useMemo(() => countByState(snapshot.state), [snapshot.state]);
+  const total = Object.keys(snapshot.state.sessions).length;
+  const liveCount = counts.CREATING + counts.ACTIVE + counts.TERMINATING;
+
+  const onTerminate = useCallback(
+    (name: string) => void confirmTerminate(model, confirm, name),
+    [model, confirm]
+  );
+  const onDelete = useCallback(
+    (name: string) => void confirmDelete(model, confirm, name),
+    [model, confirm]
+  );
+
+  const onCreate = useCallback(
+    (sessionId: string, session: ISessionInput) => {
+      void model.create(sessionId, session);
+    },
+    [model]
+  );
+
+  const loadTemplates = useCallback(() => model.listTemplates(), [model]);
+
+  const config = snapshot.config;
+  let body: JSX.Element;
+  if (page === 'create' && config) {
+    body = (
+      <CreateSessionForm
+        parent={config.parent}
+        loadTemplates={loadTemplates}
+        onCreate={onCreate}
+        findOperation={name =>
+          snapshot.operations.find(
+            op => op.kind === 'create' && op.sessionName === name
+          )
+        }
+        findSession={name => snapshot.state.sessions[name]}
+        onClose={() => model.showList()}
+        onOpenSession={name => model.showDetails(name)}
+      />
+    );
+  } else if (page === 'details' && snapshot.view.selected) {
+    const name = snapshot.view.selected;
+    body = (
+      <SessionDetails
+        name={name}
+        session={snapshot.state.sessions[name]}
+        now={now}
+        operation={snapshot.operations.find(op => op.sessionName === name)}
+        onBack={() => model.showList()}
+        onTerminate={onTerminate}
+        onDelete={onDelete}
+        onDismiss={id => model.dismiss(id)}
+      />
+    );
+  } else {
+    body = (
+      <>
+        <ActivityList
+          operations={snapshot.operations}
+          onDismiss={id => model.dismiss(id)}
+          onShow={name => model.showDetails(name)}
+        />
+        <div className="jp-sessions-filters">
+          <input
+            type="search"
+            className="jp-sessions-input jp-sessions-filter"
+            placeholder="Filter by id, creator, label…"
+            aria-label="Filter sessions"
+            value={text}
+            onChange={event => setText(event.target.value)}
+          />
+          <select
+            className="jp-sessions-select"
+            aria-label="Filter by state"
+            value={stateFilter}
+            onChange={event => setStateFilter(event.target.value as StateFilter)}
+          >
+            <option value="all">All ({total})</option>
+            <option value="live">Running ({liveCount})</option>
+            {SESSION_STATES.filter(
+              state => state !== 'STATE_UNSPECIFIED' || counts[state] > 0
+            ).map(state => (
+              <option key={state} value={state}>
+                {STATE_FILTER_LABELS[state]} ({counts[state]})
+              </option>
+            ))}
+          </select>
+        </div>
+        <SessionList
+          sessions={sessions}
+          now={now}
+          loaded={snapshot.state.loaded}
+          total={total}
+          onSelect={name => model.showDetails(name)}
+        />
+      </>
+    );
+  }
+
+  return (
+    <div className="jp-sessions-panel">
+      <header className="jp-sessions-header">
+        <h2 className="jp-sessions-title">Sessions</h2>
+        <div className="jp-sessions-toolbar">
+          <button
+            type="button"
+            className="jp-sessions-icon-button"
+            title="New session"
+            aria-label="New session"
+            disabled={!config}
+            onClick={() => model.showCreate()}
+          >
+            <AddIcon />
+          </button>
+          <button
+            type="button"
+            className="jp-sessions-icon-button"
+            title="Refresh"
+            aria-label="Refresh"
+            onClick={() => void model.refresh()}
+          >
+            <RefreshIcon />
+          </button>
+        </div>
+      </header>
+      {config ? (
+        <div className="jp-sessions-context" title={config.endpoint}>
+          <span>{config.project}</span>
+          <span className="jp-sessions-sep">/</span>
+          <span>{config.location}</span>
+          <span className="jp-sessions-backend">{backendLabel(config.backend)}</span>
+          <ConnectionDot connection={snapshot.state.connection} />
+        </div>
+      ) : null}
+      <StatusLine snapshot={snapshot} now={now} onRetry={() => void model.refresh()} />
+      <div className="jp-sessions-body">{body}</div>
+    </div>
+  );
+}
+
+function backendLabel(backend: string): string {
+  switch (backend) {
+    case 'local':
+      return 'local emulator';
+    case 'dataproc':
+      return 'Dataproc';
+    default:
+      return backend;
+  }
+}
+
+function ConnectionDot(props: { connection: string }): JSX.Element {
+  const title =
+    props.connection === 'live'
+      ? 'Live updates on'
+      : props.connection === 'disconnected'
+        ? 'Live updates off'
+        : 'Connecting…';
+  return (
+    <span
+      className={`jp-sessions-connection jp-sessions-connection-${props.connection}`}
+      title={title}
+      aria-label={title}
+      role="img"
+    />
+  );
+}
