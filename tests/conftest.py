@@ -28,3 +28,30 @@ def api(simulated_emulator: EmulatorProcess) -> Iterator[httpx.Client]:
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+@pytest.fixture(scope="module")
+def slow_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
+    """A simulated-runtime emulator whose starts and stops take a moment, so tests can act
+    on sessions while they are CREATING or TERMINATING."""
+    emu = EmulatorProcess(
+        tmp_path_factory.mktemp("emu-slow"),
+        "--runtime",
+        "simulated",
+        "--start-delay",
+        "1",
+        "--stop-delay",
+        "1",
+        "--ttl-floor",
+        "1",
+        "--tick",
+        "0.2",
+    ).start()
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture
+def slow_api(slow_emulator: EmulatorProcess) -> Iterator[httpx.Client]:
+    with slow_emulator.client() as client:
+        yield client

@@ -130,3 +130,173 @@ def wait_operation(client: httpx.Client, op_name: str, timeout: float = 60.0) ->
         return dict(r.json()) if r.json().get("done") else None
 
     return wait_for(check, timeout, what=f"operation {op_name} done")
+
+
+class JupyterServerProcess:
+    """``jupyter server`` with this package's extension, as a child process on loopback.
+
+    Runtime, data and config directories live under ``workdir`` so tests never touch
+    (or see) anything of the machine's own Jupyter setup.
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        *args: str,
+        token: str = "test-token",
+        config: dict[str, Any] | None = None,
+    ) -> None:
+        self.workdir = workdir
+        self.args = list(args)
+        self.token = token
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.url = ""
+        self.log_path = workdir / "server.log"
+        self.runtime_dir = workdir / "runtime"
+        self.data_dir = workdir / "data"
+        self.env = {
+            **os.environ,
+            "JUPYTER_RUNTIME_DIR": str(self.runtime_dir),
+            "JUPYTER_DATA_DIR": str(self.data_dir),
+            "JUPYTER_CONFIG_DIR": str(workdir / "config"),
+            "PYTHONUNBUFFERED": "1",
+        }
+        (workdir / "config").mkdir(parents=True, exist_ok=True)
+        (workdir / "config" / "jupyter_server_config.json").write_text(json.dumps(config or {}))
+        for var in ("JUPYTER_SESSIONS_URL", "JUPYTER_SESSIONS_TOKEN"):
+            self.env.pop(var, None)
+
+    def start(self, timeout: float = 60.0) -> JupyterServerProcess:
+        (self.workdir / "root").mkdir(exist_ok=True)
+        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "jupyter_server",
+                "--allow-root",
+                "--no-browser",
+                "--port=0",
+                "--ServerApp.ip=127.0.0.1",
+                f"--IdentityProvider.token={self.token}",
+                f"--ServerApp.root_dir={self.workdir / 'root'}",
+                *self.args,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+        )
+        log.close()
+        proc = self.proc
+        info_file = self.runtime_dir / f"jpserver-{proc.pid}.json"
+        wait_for(
+            lambda: info_file.exists() or proc.poll() is not None, timeout, what="server info file"
+        )
+        if proc.poll() is not None:
+            raise RuntimeError(f"jupyter server exited: {self.log_path.read_text()[-3000:]}")
+        self.url = json.loads(info_file.read_text())["url"]
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def client(self, *, token: str | None = None, **kwargs: Any) -> httpx.Client:
+        headers = {"Authorization": f"token {token or self.token}"}
+        return httpx.Client(base_url=self.url, timeout=30.0, headers=headers, **kwargs)
+
+    def anonymous(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30.0)
+
+    def config(self) -> dict[str, Any]:
+        with self.client() as c:
+            r = c.get("jupyter-sessions/config")
+            r.raise_for_status()
+            return dict(r.json())
+
+    def stop(self, timeout: float = 60.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+def read_sse(response: httpx.Response) -> Any:
+    """Yield (event, data) pairs from a streaming text/event-stream response."""
+    event, data = "message", []
+    for line in response.iter_lines():
+        if line == "":
+            if data:
+                yield event, json.loads("\n".join(data))
+            event, data = "message", []
+        elif line.startswith("event:"):
+            event = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].strip())
+
+
+class SseRecorder:
+    """Records a server's event stream in a background thread (tests set a short
+    heartbeat, so the reader notices ``stop()`` within a second)."""
+
+    def __init__(self, server: JupyterServerProcess, parent: str = PARENT) -> None:
+        import threading
+
+        self.events: list[tuple[float, str, Any]] = []
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._server = server
+        self._parent = parent
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            with self._server.client() as client, client.stream(
+                "GET", "jupyter-sessions/events", params={"parent": self._parent}
+            ) as response:
+                response.raise_for_status()
+                for event, data in read_sse(response):
+                    self.events.append((time.time(), event, data))
+                    if self._stop.is_set():
+                        return
+        except BaseException as exc:  # surfaced by the test through .error
+            if not self._stop.is_set():
+                self.error = exc
+
+    def kinds(self) -> list[str]:
+        return [kind for _, kind, _ in self.events]
+
+    def states_of(self, name: str) -> list[str]:
+        """States seen for one session, consecutive duplicates folded."""
+        seen: list[str] = []
+        for _, kind, data in self.events:
+            state = None
+            if kind == "session" and data.get("name") == name:
+                state = data.get("state")
+            elif kind == "snapshot":
+                state = next((s["state"] for s in data["sessions"] if s["name"] == name), None)
+            if state and (not seen or seen[-1] != state):
+                seen.append(state)
+        return seen
+
+    def wait(self, predicate: Callable[[SseRecorder], bool], timeout: float = 30.0) -> None:
+        wait_for(lambda: self.error or predicate(self), timeout, what="events")
+        if self.error:
+            raise AssertionError(f"event stream failed: {self.error!r}")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    @staticmethod
+    def stop_all(recorders: list[SseRecorder]) -> None:
+        for rec in recorders:
+            rec._stop.set()
+        for rec in recorders:
+            rec._thread.join(timeout=5)

@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 from typing import Protocol
 
+from .codec import format_duration
 from .errors import bad_request
 from .model import EnvironmentConfig, JupyterConfig, SparkConnectConfig
 
@@ -76,7 +77,7 @@ def validate_ttl(
         raise bad_request(
             field,
             f"must be between {int(minimum.total_seconds())}s and "
-            f"{int(MAX_TTL.total_seconds())}s, got {value.total_seconds():g}s",
+            f"{int(MAX_TTL.total_seconds())}s, got {format_duration(value)}",
         )
     return value
 

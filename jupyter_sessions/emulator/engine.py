@@ -190,8 +190,14 @@ class SessionService:
     async def _reconcile(self) -> None:
         """Settle sessions that were in flight when the previous emulator process died."""
         adopted: list[RuntimeHandle] = []
+        resume: list[_Record] = []
         for rec in list(self._sessions.values()):
             state = rec.session.state
+            if state == State.CREATING and rec.handle is None:
+                # Its runtime never came up: start it again (after the sweep below has
+                # cleared whatever a half-finished start left behind).
+                resume.append(rec)
+                continue
             if state in (State.CREATING, State.ACTIVE):
                 alive = rec.handle is not None and await self.runtime.adopt(rec.handle)
                 if alive and rec.handle is not None:
@@ -222,6 +228,8 @@ class SessionService:
         swept = await self.runtime.sweep(adopted)
         if swept:
             log.info("Stopped %s runtime process(es) left behind by an earlier run", swept)
+        for rec in resume:
+            self._spawn(self._bring_up(rec))
 
     # --- sessions ---------------------------------------------------------------------
 
@@ -333,8 +341,15 @@ class SessionService:
         return op
 
     def delete_session(self, name: str, request_id: str | None) -> Operation:
-        rec = self._record(name)
         validate_request_id(request_id)
+        try:
+            rec = self._record(name)
+        except errors.NotFound:
+            # A retry of a delete that already finished answers with that delete.
+            done = self._finished_delete(name, request_id)
+            if done is None:
+                raise
+            return done
         scope = f"delete:{name}:{rec.session.uuid}"
         if request_id and (scope, request_id) in self._request_ids:
             return self._operations[self._request_ids[(scope, request_id)]]
@@ -360,6 +375,16 @@ class SessionService:
             # Completes on the next loop turn, so the first response is still "not done".
             self._spawn(self._settle_soon(rec))
         return op
+
+    def _finished_delete(self, name: str, request_id: str | None) -> Operation | None:
+        if not request_id:
+            return None
+        found = None
+        prefix = f"delete:{name}:"
+        for (scope, rid), op_name in self._request_ids.items():
+            if rid == request_id and scope.startswith(prefix) and op_name in self._operations:
+                found = self._operations[op_name]  # the latest such delete wins
+        return found
 
     # --- lifecycle --------------------------------------------------------------------
 

@@ -98,7 +98,11 @@ class ConfigHandler(SessionsHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        self.finish(json.dumps(self.sessions_app.describe()))
+        app = self.sessions_app
+        # Right after start-up the emulator may still be coming up: report its real
+        # endpoint once it answers (bounded), not an empty one.
+        await app.backend_impl.ready(timeout=min(app.request_timeout, 30.0))
+        self.finish(json.dumps(app.describe()))
 
 
 class ProxyHandler(SessionsHandler):

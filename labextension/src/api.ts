@@ -18,6 +18,8 @@ import type {
   ISessionTemplate
 } from './types';
 
+import { formatDuration } from './format';
+
 export * from './types';
 
 /** Path prefix of the server extension, relative to the server's base URL. */
@@ -465,7 +467,7 @@ export class SessionsApi {
       const remaining = deadline - now();
       if (remaining <= 0) {
         throw new WaitTimeoutError(
-          `Still running after ${Math.round(timeoutMs / 1000)} s; the operation continues on the server`,
+          `not finished after ${formatDuration(timeoutMs / 1000)}; the operation continues on the server`,
           current
         );
       }

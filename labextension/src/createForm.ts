@@ -54,7 +54,8 @@ export function suggestSessionId(random: () => number = Math.random): string {
   const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
   let suffix = '';
   for (let i = 0; i < 6; i++) {
-    suffix += alphabet[Math.floor(random() * alphabet.length) % alphabet.length];
+    suffix +=
+      alphabet[Math.floor(random() * alphabet.length) % alphabet.length];
   }
   return `session-${suffix}`;
 }
@@ -88,7 +89,8 @@ export function validateForm(values: ICreateFormValues): FormErrors {
     const t = parseDuration(values.ttl) ?? 0;
     const i = parseDuration(values.idleTtl) ?? 0;
     if (i > t) {
-      errors.idleTtl = 'Longer than the TTL: the TTL would end the session first.';
+      errors.idleTtl =
+        'Longer than the TTL: the TTL would end the session first.';
     }
   }
   const labels = parseLabels(values.labels).error;

@@ -306,8 +306,7 @@ export class SessionsModel {
   dismiss(id: string): void {
     this._update({
       operations: this._snapshot.operations.filter(
-        op =>
-          op.id !== id || op.phase === 'sending' || op.phase === 'running'
+        op => op.id !== id || op.phase === 'sending' || op.phase === 'running'
       )
     });
   }

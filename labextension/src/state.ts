@@ -182,7 +182,11 @@ export function matchesFilter(
   if (stateFilter === 'live' && !LIVE_STATES.includes(state)) {
     return false;
   }
-  if (stateFilter !== 'all' && stateFilter !== 'live' && state !== stateFilter) {
+  if (
+    stateFilter !== 'all' &&
+    stateFilter !== 'live' &&
+    state !== stateFilter
+  ) {
     return false;
   }
   const words = text.toLowerCase().split(/\s+/).filter(Boolean);

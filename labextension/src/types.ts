@@ -167,10 +167,7 @@ export interface ISessionTemplate {
 }
 
 export type SessionOperationType =
-  | 'SESSION_OPERATION_TYPE_UNSPECIFIED'
-  | 'CREATE'
-  | 'TERMINATE'
-  | 'DELETE';
+  'SESSION_OPERATION_TYPE_UNSPECIFIED' | 'CREATE' | 'TERMINATE' | 'DELETE';
 
 export interface ISessionOperationMetadata {
   '@type'?: string;

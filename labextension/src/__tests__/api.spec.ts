@@ -25,16 +25,31 @@ describe('SessionsApi requests', () => {
 
   it('reads the configuration from jupyter-sessions/config', async () => {
     server.on('GET', /^jupyter-sessions\/config$/, {
-      body: { backend: 'local', parent: PARENT, project: 'demo', location: 'local', endpoint: '', user: 'u' }
+      body: {
+        backend: 'local',
+        parent: PARENT,
+        project: 'demo',
+        location: 'local',
+        endpoint: '',
+        user: 'u'
+      }
     });
     const config = await api.getConfig();
     expect(config.parent).toBe(PARENT);
-    expect(server.requests[0].url).toBe('http://localhost:8888/lab-base/jupyter-sessions/config');
+    expect(server.requests[0].url).toBe(
+      'http://localhost:8888/lab-base/jupyter-sessions/config'
+    );
   });
 
   it('lists one page with pageSize, pageToken and filter in the query', async () => {
-    server.on('GET', /sessions\?/, { body: { sessions: [makeSession('alpha', 'ACTIVE')], nextPageToken: 't2' } });
-    const page = await api.listSessions(PARENT, { pageSize: 5, pageToken: 't1', filter: 'state = ACTIVE' });
+    server.on('GET', /sessions\?/, {
+      body: { sessions: [makeSession('alpha', 'ACTIVE')], nextPageToken: 't2' }
+    });
+    const page = await api.listSessions(PARENT, {
+      pageSize: 5,
+      pageToken: 't1',
+      filter: 'state = ACTIVE'
+    });
     expect(page.sessions).toHaveLength(1);
     expect(page.nextPageToken).toBe('t2');
     expect(server.requests[0].method).toBe('GET');
@@ -47,7 +62,12 @@ describe('SessionsApi requests', () => {
     server.on('GET', /sessions\?/, request =>
       request.path.includes('pageToken=p2')
         ? { body: { sessions: [makeSession('b', 'ACTIVE')] } }
-        : { body: { sessions: [makeSession('a', 'ACTIVE')], nextPageToken: 'p2' } }
+        : {
+            body: {
+              sessions: [makeSession('a', 'ACTIVE')],
+              nextPageToken: 'p2'
+            }
+          }
     );
     const all = await api.listAllSessions(PARENT);
     expect(all.map(s => resourceId(s.name))).toEqual(['a', 'b']);
@@ -60,15 +80,26 @@ describe('SessionsApi requests', () => {
   });
 
   it('gets a session by name', async () => {
-    server.on('GET', /sessions\/alpha$/, { body: makeSession('alpha', 'ACTIVE') });
+    server.on('GET', /sessions\/alpha$/, {
+      body: makeSession('alpha', 'ACTIVE')
+    });
     const session = await api.getSession(NAME);
     expect(session.state).toBe('ACTIVE');
-    expect(server.requests[0].path).toBe('jupyter-sessions/v1/projects/demo/locations/local/sessions/alpha');
+    expect(server.requests[0].path).toBe(
+      'jupyter-sessions/v1/projects/demo/locations/local/sessions/alpha'
+    );
   });
 
   it('creates with sessionId and requestId in the query and the session as JSON body', async () => {
-    server.on('POST', /sessions\?sessionId=/, { body: { name: OP, metadata: { operationType: 'CREATE' } } });
-    const op = await api.createSession(PARENT, 'alpha', { jupyterSession: { kernel: 'PYTHON' } }, 'req-1');
+    server.on('POST', /sessions\?sessionId=/, {
+      body: { name: OP, metadata: { operationType: 'CREATE' } }
+    });
+    const op = await api.createSession(
+      PARENT,
+      'alpha',
+      { jupyterSession: { kernel: 'PYTHON' } },
+      'req-1'
+    );
     expect(op.name).toBe(OP);
     const request = server.requests[0];
     expect(request.method).toBe('POST');
@@ -101,15 +132,25 @@ describe('SessionsApi requests', () => {
   it('generates a valid requestId when none is given', async () => {
     server.on('DELETE', /sessions\/alpha\?/, { body: { name: OP } });
     await api.deleteSession(NAME);
-    const id = new URL(server.requests[0].url).searchParams.get('requestId') ?? '';
+    const id =
+      new URL(server.requests[0].url).searchParams.get('requestId') ?? '';
     expect(id).toMatch(/^[a-zA-Z0-9_-]{1,40}$/);
   });
 
   it('lists session templates across pages', async () => {
     server.on('GET', /sessionTemplates/, request =>
       request.path.includes('pageToken=n')
-        ? { body: { sessionTemplates: [{ name: `${PARENT}/sessionTemplates/t2` }] } }
-        : { body: { sessionTemplates: [{ name: `${PARENT}/sessionTemplates/t1` }], nextPageToken: 'n' } }
+        ? {
+            body: {
+              sessionTemplates: [{ name: `${PARENT}/sessionTemplates/t2` }]
+            }
+          }
+        : {
+            body: {
+              sessionTemplates: [{ name: `${PARENT}/sessionTemplates/t1` }],
+              nextPageToken: 'n'
+            }
+          }
     );
     const templates = await api.listSessionTemplates(PARENT);
     expect(templates.map(t => resourceId(t.name))).toEqual(['t1', 't2']);
@@ -122,7 +163,9 @@ describe('SessionsApi requests', () => {
     server.on('GET', /operations\/op-1$/, { body: { name: OP, done: true } });
     const op = await api.getOperation(OP);
     expect(op.done).toBe(true);
-    expect(server.requests[0].path).toBe('jupyter-sessions/v1/projects/demo/regions/local/operations/op-1');
+    expect(server.requests[0].path).toBe(
+      'jupyter-sessions/v1/projects/demo/regions/local/operations/op-1'
+    );
   });
 });
 
@@ -141,18 +184,27 @@ describe('SessionsApi errors', () => {
     [409, 'ALREADY_EXISTS', 'Session alpha already exists'],
     [404, 'NOT_FOUND', `Not found: Session ${NAME}`],
     [400, 'INVALID_ARGUMENT', 'sessionId must match ^[a-z]...']
-  ])('maps an HTTP %i %s envelope to its message', async (code, status, message) => {
-    server.on('POST', /:terminate$/, { status: code, body: { error: { code, message, status } } });
-    const error = await api.terminateSession(NAME).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(ApiError);
-    const apiError = error as ApiError;
-    expect(apiError.message).toBe(message);
-    expect(apiError.status).toBe(status);
-    expect(apiError.httpStatus).toBe(code);
-  });
+  ])(
+    'maps an HTTP %i %s envelope to its message',
+    async (code, status, message) => {
+      server.on('POST', /:terminate$/, {
+        status: code,
+        body: { error: { code, message, status } }
+      });
+      const error = await api.terminateSession(NAME).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ApiError);
+      const apiError = error as ApiError;
+      expect(apiError.message).toBe(message);
+      expect(apiError.status).toBe(status);
+      expect(apiError.httpStatus).toBe(code);
+    }
+  );
 
   it('explains a 404 without an envelope as a missing server extension', async () => {
-    server.on('GET', /config$/, { status: 404, text: '<html><title>404: Not Found</title></html>' });
+    server.on('GET', /config$/, {
+      status: 404,
+      text: '<html><title>404: Not Found</title></html>'
+    });
     await expect(api.getConfig()).rejects.toThrow(/server extension enabled/);
   });
 
@@ -162,7 +214,11 @@ describe('SessionsApi errors', () => {
   });
 
   it('keeps a short plain-text reason for other statuses', async () => {
-    server.on('GET', /config$/, { status: 502, statusText: 'Bad Gateway', text: '<html><body><h1>upstream down</h1></body></html>' });
+    server.on('GET', /config$/, {
+      status: 502,
+      statusText: 'Bad Gateway',
+      text: '<html><body><h1>upstream down</h1></body></html>'
+    });
     const error = (await api.getConfig().catch((e: unknown) => e)) as ApiError;
     expect(error.message).toBe('HTTP 502 Bad Gateway: upstream down');
     expect(error.status).toBe('INTERNAL');
@@ -175,7 +231,9 @@ describe('SessionsApi errors', () => {
     expect(error).toBeInstanceOf(ApiError);
     expect(error.httpStatus).toBe(0);
     expect(error.status).toBe('UNAVAILABLE');
-    expect(error.message).toBe('Cannot reach the Jupyter server: Failed to fetch');
+    expect(error.message).toBe(
+      'Cannot reach the Jupyter server: Failed to fetch'
+    );
   });
 
   it('reports a reply that is not JSON', async () => {
@@ -184,7 +242,10 @@ describe('SessionsApi errors', () => {
   });
 
   it('maps an operation rpc status (numeric code) to a readable error', () => {
-    const error = ApiError.fromRpcStatus({ code: 9, message: 'Runtime failed to start' });
+    const error = ApiError.fromRpcStatus({
+      code: 9,
+      message: 'Runtime failed to start'
+    });
     expect(error.status).toBe('FAILED_PRECONDITION');
     expect(error.message).toBe('Runtime failed to start');
   });
@@ -199,7 +260,13 @@ describe('waitOperation', () => {
       calls++;
       return calls < 3
         ? { body: { name: OP } }
-        : { body: { name: OP, done: true, response: makeSession('alpha', 'ACTIVE') } };
+        : {
+            body: {
+              name: OP,
+              done: true,
+              response: makeSession('alpha', 'ACTIVE')
+            }
+          };
     });
     const sleeps: number[] = [];
     const progress: IOperation[] = [];
@@ -223,8 +290,13 @@ describe('waitOperation', () => {
 
   it('returns an operation that finished with an error (does not throw)', async () => {
     const server = new FakeServer();
-    server.on('GET', /operations/, { body: { name: OP, done: true, error: { code: 13, message: 'boom' } } });
-    const done = await new SessionsApi(server).waitOperation({ name: OP }, { sleep: () => Promise.resolve() });
+    server.on('GET', /operations/, {
+      body: { name: OP, done: true, error: { code: 13, message: 'boom' } }
+    });
+    const done = await new SessionsApi(server).waitOperation(
+      { name: OP },
+      { sleep: () => Promise.resolve() }
+    );
     expect(done.error?.message).toBe('boom');
   });
 
@@ -250,7 +322,10 @@ describe('waitOperation', () => {
 
   it('does not poll an operation that is already done', async () => {
     const server = new FakeServer();
-    const done = await new SessionsApi(server).waitOperation({ name: OP, done: true });
+    const done = await new SessionsApi(server).waitOperation({
+      name: OP,
+      done: true
+    });
     expect(done.done).toBe(true);
     expect(server.requests).toHaveLength(0);
   });
@@ -275,7 +350,9 @@ describe('URL helpers', () => {
   it('joins and encodes paths', () => {
     expect(joinUrl('http://h/', '/x')).toBe('http://h/x');
     expect(joinUrl('http://h', 'x')).toBe('http://h/x');
-    expect(encodeResourcePath('projects/my proj/locations/l')).toBe('projects/my%20proj/locations/l');
+    expect(encodeResourcePath('projects/my proj/locations/l')).toBe(
+      'projects/my%20proj/locations/l'
+    );
     expect(resourceId(NAME)).toBe('alpha');
   });
 

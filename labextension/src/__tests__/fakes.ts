@@ -23,7 +23,9 @@ export interface IFakeReply {
   text?: string;
 }
 
-export type Handler = (request: IRecordedRequest) => IFakeReply | Promise<IFakeReply>;
+export type Handler = (
+  request: IRecordedRequest
+) => IFakeReply | Promise<IFakeReply>;
 
 /** A response object with what the wrapper reads. */
 export function fakeResponse(reply: IFakeReply): Response {
@@ -63,9 +65,15 @@ export class FakeServer implements IRequester {
 
   fetch = async (url: string, init: RequestInit): Promise<Response> => {
     const method = (init.method ?? 'GET').toUpperCase();
-    const path = url.startsWith(this.baseUrl) ? url.slice(this.baseUrl.length) : url;
+    const path = url.startsWith(this.baseUrl)
+      ? url.slice(this.baseUrl.length)
+      : url;
     const headers: Record<string, string> = {};
-    if (init.headers && typeof init.headers === 'object' && !Array.isArray(init.headers)) {
+    if (
+      init.headers &&
+      typeof init.headers === 'object' &&
+      !Array.isArray(init.headers)
+    ) {
       Object.assign(headers, init.headers as Record<string, string>);
     }
     const request: IRecordedRequest = {
@@ -79,18 +87,28 @@ export class FakeServer implements IRequester {
     if (this.offline) {
       throw new TypeError('Failed to fetch');
     }
-    const route = this.routes.find(r => r.method === method && r.pattern.test(path));
+    const route = this.routes.find(
+      r => r.method === method && r.pattern.test(path)
+    );
     if (!route) {
       return fakeResponse({
         status: 404,
-        body: { error: { code: 404, message: `No route for ${method} ${path}`, status: 'NOT_FOUND' } }
+        body: {
+          error: {
+            code: 404,
+            message: `No route for ${method} ${path}`,
+            status: 'NOT_FOUND'
+          }
+        }
       });
     }
     return fakeResponse(await route.handler(request));
   };
 
   requestsTo(method: string, pattern: RegExp): IRecordedRequest[] {
-    return this.requests.filter(r => r.method === method && pattern.test(r.path));
+    return this.requests.filter(
+      r => r.method === method && pattern.test(r.path)
+    );
   }
 }
 
@@ -116,7 +134,10 @@ export class FakeEventSource implements IEventSourceLike {
     FakeEventSource.instances.push(this);
   }
 
-  addEventListener(type: string, listener: (event: MessageEvent) => void): void {
+  addEventListener(
+    type: string,
+    listener: (event: MessageEvent) => void
+  ): void {
     const list = this.listeners.get(type) ?? [];
     list.push(listener);
     this.listeners.set(type, list);
@@ -150,7 +171,12 @@ export function makeSession(
   state: SessionState,
   extra: Partial<ISession> = {}
 ): ISession {
-  const order: SessionState[] = ['CREATING', 'ACTIVE', 'TERMINATING', 'TERMINATED'];
+  const order: SessionState[] = [
+    'CREATING',
+    'ACTIVE',
+    'TERMINATING',
+    'TERMINATED'
+  ];
   let history: SessionState[] = [];
   if (state === 'FAILED') {
     history = ['CREATING'];
@@ -167,7 +193,10 @@ export function makeSession(
     creator: 'alice@example.com',
     jupyterSession: { kernel: 'PYTHON' },
     stateHistory: history.length
-      ? history.map((s, i) => ({ state: s, stateStartTime: `2025-01-01T10:0${i}:00Z` }))
+      ? history.map((s, i) => ({
+          state: s,
+          stateStartTime: `2025-01-01T10:0${i}:00Z`
+        }))
       : undefined,
     ...extra
   };

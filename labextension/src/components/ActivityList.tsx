@@ -52,7 +52,11 @@ export function OperationItem(props: {
       title={PHASE_LABEL[op.phase]}
     >
       {busy ? (
-        <span className="jp-sessions-spinner" role="progressbar" aria-label="In progress" />
+        <span
+          className="jp-sessions-spinner"
+          role="progressbar"
+          aria-label="In progress"
+        />
       ) : (
         <span className="jp-sessions-operation-mark" aria-hidden="true">
           {op.phase === 'succeeded' ? '✓' : op.phase === 'failed' ? '✕' : '…'}

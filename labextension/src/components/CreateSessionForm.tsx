@@ -47,9 +47,13 @@ export function CreateSessionForm(props: ICreateSessionFormProps): JSX.Element {
     sessionId: suggestSessionId(),
     ...props.initialValues
   }));
-  const [touched, setTouched] = useState<Partial<Record<FormField, boolean>>>({});
+  const [touched, setTouched] = useState<Partial<Record<FormField, boolean>>>(
+    {}
+  );
   const [submitted, setSubmitted] = useState<string | null>(null);
-  const [templates, setTemplates] = useState<TemplatesState>({ status: 'loading' });
+  const [templates, setTemplates] = useState<TemplatesState>({
+    status: 'loading'
+  });
 
   const { loadTemplates } = props;
   useEffect(() => {
@@ -76,7 +80,9 @@ export function CreateSessionForm(props: ICreateSessionFormProps): JSX.Element {
   const errors: FormErrors = useMemo(() => validateForm(values), [values]);
   const invalid = hasErrors(errors);
 
-  const sessionName = submitted ? `${props.parent}/sessions/${submitted}` : null;
+  const sessionName = submitted
+    ? `${props.parent}/sessions/${submitted}`
+    : null;
   const operation = sessionName ? props.findOperation(sessionName) : undefined;
 
   if (sessionName && operation) {
@@ -122,7 +128,12 @@ export function CreateSessionForm(props: ICreateSessionFormProps): JSX.Element {
   const chosen = templateList.find(t => t.name === values.template);
 
   return (
-    <form className="jp-sessions-form" onSubmit={submit} noValidate aria-label="New session">
+    <form
+      className="jp-sessions-form"
+      onSubmit={submit}
+      noValidate
+      aria-label="New session"
+    >
       <div className="jp-sessions-details-header">
         <button
           type="button"
@@ -135,7 +146,9 @@ export function CreateSessionForm(props: ICreateSessionFormProps): JSX.Element {
         </button>
         <h3 className="jp-sessions-details-title">New session</h3>
       </div>
-      <div className="jp-sessions-muted jp-sessions-form-context">in {props.parent}</div>
+      <div className="jp-sessions-muted jp-sessions-form-context">
+        in {props.parent}
+      </div>
 
       <TextField
         id="sessionId"
@@ -176,7 +189,10 @@ export function CreateSessionForm(props: ICreateSessionFormProps): JSX.Element {
 
       {values.source === 'template' ? (
         <div className="jp-sessions-field">
-          <label className="jp-sessions-field-label" htmlFor="jp-sessions-template">
+          <label
+            className="jp-sessions-field-label"
+            htmlFor="jp-sessions-template"
+          >
             Template
           </label>
           {templates.status === 'loading' ? (
@@ -186,7 +202,9 @@ export function CreateSessionForm(props: ICreateSessionFormProps): JSX.Element {
               Cannot list templates: {templates.message}
             </div>
           ) : templateList.length === 0 ? (
-            <div className="jp-sessions-muted">No templates in {props.parent}.</div>
+            <div className="jp-sessions-muted">
+              No templates in {props.parent}.
+            </div>
           ) : (
             <select
               id="jp-sessions-template"
@@ -212,14 +230,19 @@ export function CreateSessionForm(props: ICreateSessionFormProps): JSX.Element {
       ) : (
         <>
           <div className="jp-sessions-field">
-            <label className="jp-sessions-field-label" htmlFor="jp-sessions-runtime">
+            <label
+              className="jp-sessions-field-label"
+              htmlFor="jp-sessions-runtime"
+            >
               Runtime
             </label>
             <select
               id="jp-sessions-runtime"
               className="jp-sessions-select"
               value={values.runtime}
-              onChange={event => set('runtime')(event.target.value as RuntimeChoice)}
+              onChange={event =>
+                set('runtime')(event.target.value as RuntimeChoice)
+              }
             >
               <option value="PYTHON">Jupyter, Python kernel</option>
               <option value="SCALA">Jupyter, Scala kernel</option>
@@ -298,11 +321,17 @@ export function CreateSessionForm(props: ICreateSessionFormProps): JSX.Element {
           type="submit"
           className="jp-sessions-button jp-mod-accept"
           disabled={invalid}
-          title={invalid ? 'Fix the fields marked in red' : 'Create the session'}
+          title={
+            invalid ? 'Fix the fields marked in red' : 'Create the session'
+          }
         >
           Create
         </button>
-        <button type="button" className="jp-sessions-button" onClick={props.onClose}>
+        <button
+          type="button"
+          className="jp-sessions-button"
+          onClick={props.onClose}
+        >
           Cancel
         </button>
       </div>
@@ -357,7 +386,9 @@ function TextField(props: {
       )}
       <div
         id={describedBy}
-        className={props.error ? 'jp-sessions-field-error' : 'jp-sessions-field-hint'}
+        className={
+          props.error ? 'jp-sessions-field-error' : 'jp-sessions-field-hint'
+        }
         role={props.error ? 'alert' : undefined}
       >
         {props.error ?? props.hint ?? ''}
@@ -395,7 +426,10 @@ function CreateProgress(props: {
   const { operation, session } = props;
   const busy = operation.phase === 'sending' || operation.phase === 'running';
   return (
-    <div className="jp-sessions-form" aria-label={`Creating ${operation.sessionId}`}>
+    <div
+      className="jp-sessions-form"
+      aria-label={`Creating ${operation.sessionId}`}
+    >
       <div className="jp-sessions-details-header">
         <h3 className="jp-sessions-details-title">{operation.sessionId}</h3>
         {session ? <StateBadge state={session.state} /> : null}
@@ -406,7 +440,11 @@ function CreateProgress(props: {
         role={operation.phase === 'failed' ? 'alert' : 'status'}
       >
         {busy ? (
-          <span className="jp-sessions-spinner" role="progressbar" aria-label="In progress" />
+          <span
+            className="jp-sessions-spinner"
+            role="progressbar"
+            aria-label="In progress"
+          />
         ) : null}
         <span>{operation.message}</span>
       </div>
@@ -419,21 +457,37 @@ function CreateProgress(props: {
       ) : null}
       <div className="jp-sessions-actions">
         {operation.phase === 'failed' ? (
-          <button type="button" className="jp-sessions-button jp-mod-accept" onClick={props.onBack}>
+          <button
+            type="button"
+            className="jp-sessions-button jp-mod-accept"
+            onClick={props.onBack}
+          >
             Edit and retry
           </button>
         ) : null}
         {session ? (
-          <button type="button" className="jp-sessions-button" onClick={props.onOpen}>
+          <button
+            type="button"
+            className="jp-sessions-button"
+            onClick={props.onOpen}
+          >
             Show details
           </button>
         ) : null}
         {!busy && operation.phase !== 'failed' ? (
-          <button type="button" className="jp-sessions-button" onClick={props.onAnother}>
+          <button
+            type="button"
+            className="jp-sessions-button"
+            onClick={props.onAnother}
+          >
             Create another
           </button>
         ) : null}
-        <button type="button" className="jp-sessions-button" onClick={props.onClose}>
+        <button
+          type="button"
+          className="jp-sessions-button"
+          onClick={props.onClose}
+        >
           {busy ? 'Hide' : 'Close'}
         </button>
       </div>

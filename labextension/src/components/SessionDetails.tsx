@@ -14,12 +14,7 @@ import {
   usageRows
 } from '../format';
 import { parseProtoDuration } from '../validation';
-import {
-  canDelete,
-  canTerminate,
-  deleteHint,
-  terminateHint
-} from '../state';
+import { canDelete, canTerminate, deleteHint, terminateHint } from '../state';
 import { StateBadge, badgeClass } from './StateBadge';
 import { OperationItem } from './ActivityList';
 import { BackIcon, CopyIcon } from './icons';
@@ -111,7 +106,9 @@ function SessionBody(props: {
           type="button"
           className="jp-sessions-button jp-mod-warn"
           disabled={!terminateOk}
-          title={busy ? 'An operation is in progress' : terminateHint(session.state)}
+          title={
+            busy ? 'An operation is in progress' : terminateHint(session.state)
+          }
           onClick={() => props.onTerminate(session.name)}
         >
           Terminate
@@ -120,7 +117,9 @@ function SessionBody(props: {
           type="button"
           className="jp-sessions-button jp-mod-reject"
           disabled={!deleteOk}
-          title={busy ? 'An operation is in progress' : deleteHint(session.state)}
+          title={
+            busy ? 'An operation is in progress' : deleteHint(session.state)
+          }
           onClick={() => props.onDelete(session.name)}
         >
           Delete
@@ -147,7 +146,11 @@ function SessionBody(props: {
           <Field label="Version" value={session.runtimeConfig?.version} />
           <Field
             label="Template"
-            value={session.sessionTemplate ? resourceId(session.sessionTemplate) : undefined}
+            value={
+              session.sessionTemplate
+                ? resourceId(session.sessionTemplate)
+                : undefined
+            }
             title={session.sessionTemplate}
           />
           <Field label="TTL" value={durationText(exec?.ttl)} />
@@ -186,7 +189,12 @@ function SessionBody(props: {
         {usage.length ? (
           <dl className="jp-sessions-fields">
             {usage.map(row => (
-              <Field key={row.label} label={row.label} value={row.value} title={row.title} />
+              <Field
+                key={row.label}
+                label={row.label}
+                value={row.value}
+                title={row.title}
+              />
             ))}
           </dl>
         ) : (
@@ -238,7 +246,10 @@ function durationText(value: string | undefined): string | undefined {
   return seconds === null ? undefined : formatDuration(seconds);
 }
 
-function Section(props: { title: string; children: React.ReactNode }): JSX.Element {
+function Section(props: {
+  title: string;
+  children: React.ReactNode;
+}): JSX.Element {
   return (
     <section className="jp-sessions-section">
       <h4 className="jp-sessions-section-title">{props.title}</h4>
@@ -309,7 +320,10 @@ function Endpoint(props: { label: string; uri: string }): JSX.Element {
   );
 }
 
-function Countdowns(props: { session: ISession; now: number }): JSX.Element | null {
+function Countdowns(props: {
+  session: ISession;
+  now: number;
+}): JSX.Element | null {
   const idle = idleCountdown(props.session, props.now);
   const ttl = ttlCountdown(props.session, props.now);
   if (!idle && !ttl) {
@@ -419,9 +433,13 @@ function Timeline(props: { session: ISession; now: number }): JSX.Element {
                   </span>
                 ) : null}
               </div>
-              <div className="jp-sessions-muted">{formatTimestamp(entry.start)}</div>
+              <div className="jp-sessions-muted">
+                {formatTimestamp(entry.start)}
+              </div>
               {entry.message && !entry.current ? (
-                <div className="jp-sessions-timeline-message">{entry.message}</div>
+                <div className="jp-sessions-timeline-message">
+                  {entry.message}
+                </div>
               ) : null}
             </div>
           </li>

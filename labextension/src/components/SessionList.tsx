@@ -1,7 +1,12 @@
 import React from 'react';
 import type { ISession } from '../types';
 import { resourceId } from '../api';
-import { formatAge, formatTimestamp, runtimeKind, splitLabels } from '../format';
+import {
+  formatAge,
+  formatTimestamp,
+  runtimeKind,
+  splitLabels
+} from '../format';
 import { StateBadge } from './StateBadge';
 
 export interface ISessionListProps {
@@ -19,7 +24,11 @@ export function SessionList(props: ISessionListProps): JSX.Element {
   if (!props.loaded) {
     return (
       <div className="jp-sessions-empty">
-        <span className="jp-sessions-spinner" role="progressbar" aria-label="Loading" />
+        <span
+          className="jp-sessions-spinner"
+          role="progressbar"
+          aria-label="Loading"
+        />
         Loading sessions…
       </div>
     );
@@ -92,7 +101,11 @@ export function SessionRow(props: {
       {labels.length ? (
         <div className="jp-sessions-labels">
           {labels.slice(0, 4).map(([key, value]) => (
-            <span key={key} className="jp-sessions-label" title={`${key}=${value}`}>
+            <span
+              key={key}
+              className="jp-sessions-label"
+              title={`${key}=${value}`}
+            >
               {value ? `${key}=${value}` : key}
             </span>
           ))}

@@ -117,7 +117,9 @@ export function SessionsView(props: ISessionsViewProps): JSX.Element {
             className="jp-sessions-select"
             aria-label="Filter by state"
             value={stateFilter}
-            onChange={event => setStateFilter(event.target.value as StateFilter)}
+            onChange={event =>
+              setStateFilter(event.target.value as StateFilter)
+            }
           >
             <option value="all">All ({total})</option>
             <option value="live">Running ({liveCount})</option>
@@ -172,11 +174,17 @@ export function SessionsView(props: ISessionsViewProps): JSX.Element {
           <span>{config.project}</span>
           <span className="jp-sessions-sep">/</span>
           <span>{config.location}</span>
-          <span className="jp-sessions-backend">{backendLabel(config.backend)}</span>
+          <span className="jp-sessions-backend">
+            {backendLabel(config.backend)}
+          </span>
           <ConnectionDot connection={snapshot.state.connection} />
         </div>
       ) : null}
-      <StatusLine snapshot={snapshot} now={now} onRetry={() => void model.refresh()} />
+      <StatusLine
+        snapshot={snapshot}
+        now={now}
+        onRetry={() => void model.refresh()}
+      />
       <div className="jp-sessions-body">{body}</div>
     </div>
   );

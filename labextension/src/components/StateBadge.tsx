@@ -43,7 +43,11 @@ export function StateBadge(props: IStateBadgeProps): JSX.Element {
       title={`${state}: ${DESCRIPTIONS[state]}`}
     >
       {isTransitional(state) ? (
-        <span className="jp-sessions-spinner" role="progressbar" aria-label={`${LABELS[state]}…`} />
+        <span
+          className="jp-sessions-spinner"
+          role="progressbar"
+          aria-label={`${LABELS[state]}…`}
+        />
       ) : (
         <span className="jp-sessions-badge-dot" aria-hidden="true" />
       )}

@@ -34,7 +34,10 @@ export function RefreshIcon(props: IIconProps): JSX.Element {
 export function AddIcon(props: IIconProps): JSX.Element {
   return (
     <Svg title={props.title}>
-      <path d="M7.25 2h1.5v5.25H14v1.5H8.75V14h-1.5V8.75H2v-1.5h5.25z" fill="currentColor" />
+      <path
+        d="M7.25 2h1.5v5.25H14v1.5H8.75V14h-1.5V8.75H2v-1.5h5.25z"
+        fill="currentColor"
+      />
     </Svg>
   );
 }
@@ -42,7 +45,10 @@ export function AddIcon(props: IIconProps): JSX.Element {
 export function BackIcon(props: IIconProps): JSX.Element {
   return (
     <Svg title={props.title}>
-      <path d="M10.3 2.3 11.7 3.7 7.4 8l4.3 4.3-1.4 1.4L4.6 8z" fill="currentColor" />
+      <path
+        d="M10.3 2.3 11.7 3.7 7.4 8l4.3 4.3-1.4 1.4L4.6 8z"
+        fill="currentColor"
+      />
     </Svg>
   );
 }
