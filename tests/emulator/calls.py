@@ -75,7 +75,9 @@ def create_session(
         query["sessionId"] = session_id
     if request_id is not None:
         query["requestId"] = request_id
-    return client.post(f"/v1/{parent}/sessions", params=query, json=body if body is not None else {})
+    return client.post(
+        f"/v1/{parent}/sessions", params=query, json=body if body is not None else {}
+    )
 
 
 def create_ok(

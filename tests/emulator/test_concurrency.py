@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from ..support import EmulatorProcess, wait_for
+from ..support import EmulatorProcess, wait_for, wait_state
 from .calls import create_active, fresh_parent, list_all, new_id
 
 
@@ -82,7 +82,9 @@ def test_concurrent_creates_of_one_id_let_exactly_one_win(
     responses = asyncio.run(_create_all(simulated_emulator.url, parent, [(sid, None)] * 20))
     codes = Counter(r.status_code for r in responses)
     assert codes == {200: 1, 409: 19}
-    assert all(r.json()["error"]["status"] == "ALREADY_EXISTS" for r in responses if r.status_code == 409)
+    assert all(
+        r.json()["error"]["status"] == "ALREADY_EXISTS" for r in responses if r.status_code == 409
+    )
     assert len(list_all(api, f"{parent}/sessions", "sessions")) == 1
 
 
@@ -107,10 +109,5 @@ def test_concurrent_terminates_of_one_session(
     assert codes == {200: 1, 400: 19}
     statuses: set[Any] = {r.json()["error"]["status"] for r in responses if r.status_code == 400}
     assert statuses == {"FAILED_PRECONDITION"}
-    final = wait_for(
-        lambda: (lambda b: b if b["state"] == "TERMINATED" else None)(
-            api.get(f"/v1/{s['name']}").json()
-        ),
-        what="TERMINATED",
-    )
+    final = wait_state(api, s["name"], {"TERMINATED"})
     assert [h["state"] for h in final["stateHistory"]] == ["CREATING", "ACTIVE", "TERMINATING"]

@@ -589,9 +589,7 @@ def test_enum_encoding_int_turns_every_enum_into_a_number(api: httpx.Client) -> 
     without it they are names."""
     parent = fresh_parent()
     sid = new_id()
-    r = create_session(
-        api, parent, sid, {"jupyterSession": {"kernel": "PYTHON"}}, params=ENUM_INTS
-    )
+    r = create_session(api, parent, sid, {"jupyterSession": {"kernel": "PYTHON"}}, params=ENUM_INTS)
     assert r.json()["metadata"]["operationType"] == 1
     name = f"{parent}/sessions/{sid}"
     wait_state(api, name, {"ACTIVE"})
@@ -802,10 +800,9 @@ def test_sessions_become_active_without_polling_the_operation(api: httpx.Client)
     parent = fresh_parent()
     ops = [create_ok(api, parent, new_id()) for _ in range(5)]
     wait_for(
-        lambda: len(
-            list_all(api, f"{parent}/sessions", "sessions", {"filter": "state = ACTIVE"})
-        )
-        == 5,
+        lambda: (
+            len(list_all(api, f"{parent}/sessions", "sessions", {"filter": "state = ACTIVE"})) == 5
+        ),
         timeout=15,
         what="five ACTIVE sessions",
     )

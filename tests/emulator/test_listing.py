@@ -231,7 +231,9 @@ def population(simulated_emulator: EmulatorProcess) -> dict[str, Any]:
             wait_state(api, f"{parent}/sessions/{sid}", {"ACTIVE", "FAILED"})
         terminate_ok(api, f"{parent}/sessions/olden")
         wait_state(api, f"{parent}/sessions/olden", {"TERMINATED"})
-        sessions = {s["name"].rsplit("/", 1)[-1]: s for s in list_all(api, f"{parent}/sessions", "sessions")}
+        sessions = {
+            s["name"].rsplit("/", 1)[-1]: s for s in list_all(api, f"{parent}/sessions", "sessions")
+        }
     return {"parent": parent, "sessions": sessions}
 
 
@@ -307,9 +309,7 @@ def test_filter_on_create_time_comparisons(api: httpx.Client, population: dict[s
     assert matching(api, population, f'createTime <= "{t}"') == {"prod", "devel", "olden"}
     assert matching(api, population, f'create_time = "{t}"') == {"olden"}
     assert matching(api, population, 'create_time < "2000-01-01T00:00:00Z"') == set()
-    assert matching(
-        api, population, f'state = ACTIVE AND create_time < "{t}"'
-    ) == {"prod", "devel"}
+    assert matching(api, population, f'state = ACTIVE AND create_time < "{t}"') == {"prod", "devel"}
 
 
 def test_filter_results_keep_enum_encoding(api: httpx.Client, population: dict[str, Any]) -> None:

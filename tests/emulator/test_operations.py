@@ -128,7 +128,9 @@ def test_delete_operation_forgets_it_but_not_the_session(api: httpx.Client, form
 
     for either in (op["name"], locations_form(op["name"])):
         assert_error(api.get(f"/v1/{either}"), 404, "NOT_FOUND")
-    assert op["name"] not in [o["name"] for o in list_all(api, f"{parent}/operations", "operations")]
+    assert op["name"] not in [
+        o["name"] for o in list_all(api, f"{parent}/operations", "operations")
+    ]
     assert api.get(f"/v1/{parent}/sessions/{sid}").json()["state"] == "ACTIVE"
 
 

@@ -96,7 +96,9 @@ def test_kill9_and_restart_loses_nothing(workdir: Path) -> None:
             again = create_ok(api, parent, "other-id", request_id="create-1")
             assert again["name"] == creating["name"]
             assert api.get(f"/v1/{parent}/sessions/other-id").status_code == 404
-            r = api.post(f"/v1/{parent}/sessions/ending:terminate", json={"requestId": "term-ending"})
+            r = api.post(
+                f"/v1/{parent}/sessions/ending:terminate", json={"requestId": "term-ending"}
+            )
             assert r.status_code == 200 and r.json()["name"] == ending["name"]
 
             # Then: in-flight work finishes.
@@ -117,7 +119,10 @@ def test_kill9_and_restart_loses_nothing(workdir: Path) -> None:
             assert api.get(f"/v1/{parent}/sessions/deleting").status_code == 404
             r = api.delete(f"/v1/{parent}/sessions/deleting", params={"requestId": "del-1"})
             assert r.status_code == 200 and r.json()["name"] == deleting["name"]
-            names = {s["name"].rsplit("/", 1)[-1] for s in list_all(api, f"{parent}/sessions", "sessions")}
+            names = {
+                s["name"].rsplit("/", 1)[-1]
+                for s in list_all(api, f"{parent}/sessions", "sessions")
+            }
             assert names == {"active", "ended", "failed", "ending", "creating"}
     finally:
         second.stop()

@@ -362,4 +362,6 @@ def test_merged_values_are_validated(api: httpx.Client) -> None:
     parent = fresh_parent()
     t = make_template(api, parent, {"labels": {f"t{i}": "v" for i in range(20)}})
     body = {"sessionTemplate": t["name"], "labels": {f"s{i}": "v" for i in range(13)}}
-    assert_error(create_session(api, parent, new_id(), body), 400, "INVALID_ARGUMENT", field="labels")
+    assert_error(
+        create_session(api, parent, new_id(), body), 400, "INVALID_ARGUMENT", field="labels"
+    )

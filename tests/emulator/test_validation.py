@@ -264,7 +264,7 @@ def test_unknown_fields_are_ignored(api: httpx.Client) -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    [b"{bad json", b"[1, 2]", b'"text"', b"42", b"null", b"true", b"\xff\xfe\x00", b"{\"a\": }"],
+    [b"{bad json", b"[1, 2]", b'"text"', b"42", b"null", b"true", b"\xff\xfe\x00", b'{"a": }'],
 )
 def test_malformed_or_non_object_json_is_invalid_argument(api: httpx.Client, raw: bytes) -> None:
     """Given a create body that is not JSON, or JSON that is not an object
@@ -354,7 +354,9 @@ def test_page_token_reused_with_another_filter_is_rejected(api: httpx.Client) ->
     assert "filter" in err["message"]
     r = api.get(f"/v1/{parent}/sessions", params={"pageToken": token})
     assert_error(r, 400, "INVALID_ARGUMENT", field="pageToken")
-    r = api.get(f"/v1/{fresh_parent()}/sessions", params={"pageToken": token, "filter": "labels.team = a"})
+    r = api.get(
+        f"/v1/{fresh_parent()}/sessions", params={"pageToken": token, "filter": "labels.team = a"}
+    )
     assert_error(r, 400, "INVALID_ARGUMENT", field="pageToken")
     ok = api.get(f"/v1/{parent}/sessions", params={"pageToken": token, "filter": "labels.team = a"})
     assert ok.status_code == 200 and ok.json()["sessions"]

@@ -1,0 +1,52 @@
+# Quick start: `make run` (JupyterLab on the embedded emulator) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+PORT ?= 8888
+
+.PHONY: setup run emulator test test-python test-ts lint stress bench browser-deps clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## JupyterLab with the sessions side panel, magics and widgets on the embedded emulator.
+run: setup
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --port=$(PORT) $(ROOT_FLAG)
+
+## The emulator alone, on http://127.0.0.1:8765/v1
+emulator: setup
+	$(BIN)/jupyter-sessions emulator --port 8765
+
+## Debian's chromium for the browser tests (needs root or an existing install).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing: sudo apt-get install chromium (browser tests will be skipped)"; fi; }
+
+lint: setup
+	$(BIN)/ruff check jupyter_sessions tests bench
+	$(BIN)/ruff format --check jupyter_sessions tests bench
+	$(BIN)/mypy
+
+test-python: setup browser-deps
+	$(BIN)/python -m pytest -q
+
+test: lint test-python
+
+## Soak, fuzz and fault runs (longer; prints figures).
+stress: setup
+	$(BIN)/python -m pytest -q -m stress -p no:randomly
+
+bench: setup
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info jupyter_sessions/labextension labextension/node_modules labextension/lib
