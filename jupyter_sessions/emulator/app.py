@@ -215,6 +215,10 @@ class ApiHandler(tornado.web.RequestHandler):
             data = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise errors.InvalidArgument(f"Invalid JSON payload received: {exc}") from None
+        except RecursionError:
+            raise errors.InvalidArgument(
+                "Invalid JSON payload received: nested too deeply"
+            ) from None
         if not isinstance(data, dict):
             raise errors.InvalidArgument("Invalid JSON payload received: expected an object")
         return data

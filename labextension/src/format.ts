@@ -47,13 +47,45 @@ export function formatAge(time: string | undefined, now: number): string {
   return `${formatDuration(seconds)} ago`;
 }
 
-/** A local date and time for tooltips and the timeline. */
+/** A full local date and time, for tooltips. */
 export function formatTimestamp(time: string | undefined): string {
   const ms = parseTime(time);
   if (ms === null) {
     return '';
   }
   return new Date(ms).toLocaleString();
+}
+
+/**
+ * A compact local date and time for narrow columns: the time alone today,
+ * `Mar 4, 14:05` this year, `Mar 4, 2024` before.
+ */
+export function formatShortTime(
+  time: string | undefined,
+  now: number = Date.now()
+): string {
+  const ms = parseTime(time);
+  if (ms === null) {
+    return '';
+  }
+  const date = new Date(ms);
+  const today = new Date(now);
+  const clock = date.toLocaleTimeString(undefined, {
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit'
+  });
+  if (date.toDateString() === today.toDateString()) {
+    return clock;
+  }
+  if (date.getFullYear() === today.getFullYear()) {
+    return `${date.toLocaleDateString(undefined, { month: 'short', day: 'numeric' })}, ${clock}`;
+  }
+  return date.toLocaleDateString(undefined, {
+    year: 'numeric',
+    month: 'short',
+    day: 'numeric'
+  });
 }
 
 /** An int64 JSON value as a number (0 when absent or malformed). */
@@ -74,9 +106,13 @@ export function formatDcu(milliDcu: Int64 | undefined): string {
   return `${trimNumber(int64(milliDcu) / 1000, 2)} DCU`;
 }
 
-/** milli-DCU-seconds as DCU-hours, e.g. `0.43 DCU·h`. */
+/** milli-DCU-seconds as DCU-hours (`0.431 DCU·h`), or DCU-seconds when tiny (`12 DCU·s`). */
 export function formatDcuHours(milliDcuSeconds: Int64 | undefined): string {
-  const hours = int64(milliDcuSeconds) / 1000 / 3600;
+  const seconds = int64(milliDcuSeconds) / 1000;
+  const hours = seconds / 3600;
+  if (hours < 0.001) {
+    return `${trimNumber(seconds, 1)} DCU·s`;
+  }
   return `${trimNumber(hours, hours < 10 ? 3 : 1)} DCU·h`;
 }
 
@@ -113,7 +149,8 @@ export function usageRows(
     if (current.snapshotTime) {
       rows.push({
         label: 'Measured',
-        value: formatTimestamp(current.snapshotTime)
+        value: formatShortTime(current.snapshotTime),
+        title: formatTimestamp(current.snapshotTime)
       });
     }
   }

@@ -42,8 +42,14 @@ const confirmWithDialog: Confirm = async request => {
   return result.button.accept;
 };
 
-/** A toast when an operation started from the panel ends. */
-function notify(operation: IOperationView): void {
+/**
+ * A toast when an operation started from the panel ends while the panel is
+ * out of sight (in sight, the panel shows the outcome itself).
+ */
+function notify(operation: IOperationView, panelVisible: boolean): void {
+  if (panelVisible) {
+    return;
+  }
   switch (operation.phase) {
     case 'succeeded':
       Notification.success(operation.message, { autoClose: 5000 });
@@ -76,9 +82,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
     restorer: ILayoutRestorer | null
   ): void => {
     const api = new SessionsApi(serverRequester());
-    const model = new SessionsModel({
+    const model: SessionsModel = new SessionsModel({
       api,
-      onOperationFinished: notify
+      onOperationFinished: operation =>
+        notify(operation, model.getSnapshot().visible)
     });
     const panel = new SessionsPanel({ model, confirm: confirmWithDialog });
     panel.title.icon = sessionsIcon;

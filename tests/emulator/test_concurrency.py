@@ -37,16 +37,18 @@ def test_two_hundred_concurrent_creates_with_a_shared_request_id(
     sessions exist (one for the shared requestId); and all 151 reach ACTIVE with their
     create operations done."""
     parent = fresh_parent()
-    shared = [(f"shared-{i:03d}", "one-request-id") for i in range(50)]
-    own = [(f"own-{i:03d}", None) for i in range(150)]
-    calls = [c for pair in zip(own[:50], shared) for c in pair] + own[50:]
+    shared: list[tuple[str, str | None]] = [
+        (f"shared-{i:03d}", "one-request-id") for i in range(50)
+    ]
+    own: list[tuple[str, str | None]] = [(f"own-{i:03d}", None) for i in range(150)]
+    calls = [c for pair in zip(own[:50], shared, strict=True) for c in pair] + own[50:]
 
     responses = asyncio.run(_create_all(simulated_emulator.url, parent, calls))
 
     assert [r.status_code for r in responses] == [200] * 200, [
         r.text for r in responses if r.status_code != 200
     ][:3]
-    by_call = dict(zip(calls, (r.json() for r in responses)))
+    by_call = dict(zip(calls, (r.json() for r in responses), strict=True))
     shared_ops = {by_call[c]["name"] for c in shared}
     assert len(shared_ops) == 1
     own_ops = {by_call[c]["name"] for c in own}

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ..support import wait_for, wait_state
+from ..support import EmulatorProcess, wait_for, wait_state
 from .calls import (
     ENUM_INTS,
     METADATA_TYPE,
@@ -198,6 +198,7 @@ def test_create_ignores_output_only_fields_and_a_body_name(api: httpx.Client) ->
         "createTime": "2001-01-01T00:00:00Z",
         "creator": "forger@example.com",
         "stateHistory": [{"state": "ACTIVE"}],
+        "labels": {"goog-dataproc-session-id": "forged", "mine": "kept"},
     }
     op = create_ok(api, parent, sid, body)
     s = api.get(f"/v1/{parent}/sessions/{sid}").json()
@@ -208,6 +209,8 @@ def test_create_ignores_output_only_fields_and_a_body_name(api: httpx.Client) ->
     assert s.get("stateMessage") != "forged"
     assert not s["createTime"].startswith("2001")
     assert s["creator"] != "forger@example.com"
+    assert s["labels"]["goog-dataproc-session-id"] == sid
+    assert s["labels"]["mine"] == "kept"
     assert api.get(f"/v1/{parent}/sessions/someone-else").status_code == 404
 
 
@@ -809,3 +812,12 @@ def test_sessions_become_active_without_polling_the_operation(api: httpx.Client)
     for op in ops:
         got = api.get(f"/v1/{op['name']}").json()
         assert got["done"] is True and got["response"]["state"] == "ACTIVE"
+
+
+def test_the_emulator_logged_no_unexpected_error(simulated_emulator: EmulatorProcess) -> None:
+    """Given everything this module did to its emulator
+    When its log is read
+    Then no request or lifecycle task ended in an unexpected error or a traceback."""
+    log = simulated_emulator.log_path.read_text()
+    assert "Traceback" not in log
+    assert "Unexpected error" not in log and "Lifecycle task failed" not in log

@@ -40,7 +40,8 @@ def test_operation_is_served_under_regions_and_locations(api: httpx.Client) -> N
     assert by_locations.json() == done
     assert done["metadata"]["@type"] == METADATA_TYPE
     assert done["response"]["@type"] == SESSION_TYPE
-    assert list(done["metadata"])[0] == "@type" and list(done["response"])[0] == "@type"
+    assert next(iter(done["metadata"])) == "@type"
+    assert next(iter(done["response"])) == "@type"
 
 
 def test_list_operations_under_both_forms_newest_first(api: httpx.Client) -> None:

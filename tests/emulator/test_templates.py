@@ -210,10 +210,13 @@ def test_template_values_are_validated(api: httpx.Client) -> None:
     When the client creates them
     Then each is 400 INVALID_ARGUMENT."""
     parent = fresh_parent()
-    bad = [
+    bad: list[tuple[dict[str, Any], str | None]] = [
         ({"labels": {f"k{i}": "v" for i in range(33)}}, "labels"),
-        ({"environmentConfig": {"executionConfig": {"ttl": "1209601s"}}}, None),
-        ({"jupyterSession": {}, "sparkConnectSession": {}}, None),
+        (
+            {"environmentConfig": {"executionConfig": {"ttl": "1209601s"}}},
+            "environmentConfig.executionConfig.ttl",
+        ),
+        ({"jupyterSession": {}, "sparkConnectSession": {}}, "jupyterSession"),
     ]
     for body, field in bad:
         name = f"{parent}/sessionTemplates/{new_id('tmpl')}"

@@ -264,10 +264,23 @@ def test_unknown_fields_are_ignored(api: httpx.Client) -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    [b"{bad json", b"[1, 2]", b'"text"', b"42", b"null", b"true", b"\xff\xfe\x00", b'{"a": }'],
+    [
+        b"{bad json",
+        b"[1, 2]",
+        b'"text"',
+        b"42",
+        b"null",
+        b"true",
+        b"\xff\xfe\x00",
+        b'{"a": }',
+        b"[" * 100_000,
+        b'{"labels":' + b'{"a":' * 5_000 + b"1" + b"}" * 5_001,
+    ],
+    ids=lambda raw: repr(raw[:12]) + (f"..{len(raw)}" if len(raw) > 12 else ""),
 )
 def test_malformed_or_non_object_json_is_invalid_argument(api: httpx.Client, raw: bytes) -> None:
-    """Given a create body that is not JSON, or JSON that is not an object
+    """Given a create body that is not JSON, JSON that is not an object, or JSON nested
+    deeper than any real body
     When the client sends it
     Then the answer is 400 INVALID_ARGUMENT about the payload and nothing is created."""
     parent = fresh_parent()

@@ -12,6 +12,7 @@ import { SessionList } from '../components/SessionList';
 import { SessionDetails, timelineEntries } from '../components/SessionDetails';
 import { CreateSessionForm } from '../components/CreateSessionForm';
 import { StatusLine } from '../components/StatusLine';
+import { ActivityList } from '../components/ActivityList';
 import { SessionsView } from '../components/SessionsView';
 import { SessionsApi } from '../api';
 import { IModelSnapshot, IOperationView, SessionsModel } from '../model';
@@ -438,6 +439,43 @@ describe('CreateSessionForm', () => {
     );
     fireEvent.click(screen.getByRole('button', { name: 'Edit and retry' }));
     expect(field('Session ID').value).toBe('my-session');
+  });
+});
+
+describe('ActivityList', () => {
+  const op = (
+    id: string,
+    phase: IOperationView['phase'],
+    finishedAt?: number
+  ): IOperationView => ({
+    id,
+    kind: 'terminate',
+    sessionName: `${PARENT}/sessions/${id}`,
+    sessionId: id,
+    phase,
+    message: `${id} ${phase}`,
+    startedAt: 0,
+    finishedAt
+  });
+
+  it('keeps failures and running operations, drops old successes', () => {
+    render(
+      <ActivityList
+        operations={[
+          op('a', 'succeeded', NOW - 1000),
+          op('b', 'succeeded', NOW - 120000),
+          op('c', 'failed', NOW - 120000),
+          op('d', 'running')
+        ]}
+        onDismiss={jest.fn()}
+        onShow={jest.fn()}
+        now={NOW}
+      />
+    );
+    expect(screen.getAllByRole('listitem').map(li => li.dataset.phase)).toEqual(
+      ['succeeded', 'failed', 'running']
+    );
+    expect(screen.queryByText('b succeeded')).toBeNull();
   });
 });
 

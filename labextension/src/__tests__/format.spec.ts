@@ -3,6 +3,7 @@ import {
   formatDcu,
   formatDcuHours,
   formatDuration,
+  formatShortTime,
   idleCountdown,
   int64,
   runtimeKind,
@@ -33,6 +34,18 @@ describe('formatting', () => {
     expect(formatAge(undefined, now)).toBe('');
   });
 
+  it('writes short times: the clock today, the day this year, the date before', () => {
+    const now = new Date(2025, 5, 15, 12, 0, 0).getTime();
+    const today = new Date(2025, 5, 15, 9, 5, 7).toISOString();
+    const earlier = new Date(2025, 2, 4, 9, 5, 7).toISOString();
+    const lastYear = new Date(2024, 2, 4, 9, 5, 7).toISOString();
+    expect(formatShortTime(today, now)).toMatch(/05:07/);
+    expect(formatShortTime(today, now)).not.toMatch(/2025|Jun/);
+    expect(formatShortTime(earlier, now)).toMatch(/Mar.*05:07/);
+    expect(formatShortTime(lastYear, now)).toMatch(/2024/);
+    expect(formatShortTime(undefined, now)).toBe('');
+  });
+
   it('reads int64 strings and formats usage', () => {
     expect(int64('1552350')).toBe(1552350);
     expect(int64(undefined)).toBe(0);
@@ -40,6 +53,7 @@ describe('formatting', () => {
     expect(formatDcu('4000')).toBe('4 DCU');
     expect(formatDcu(500)).toBe('0.5 DCU');
     expect(formatDcuHours('1552350')).toBe('0.431 DCU·h');
+    expect(formatDcuHours('2500')).toBe('2.5 DCU·s');
   });
 
   it('lists current and total usage', () => {

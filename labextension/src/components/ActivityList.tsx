@@ -8,6 +8,9 @@ export interface IActivityListProps {
   onShow: (sessionName: string) => void;
   /** Show at most this many. */
   limit?: number;
+  /** Current time (ms): successes older than `keepSucceededMs` are left out. */
+  now?: number;
+  keepSucceededMs?: number;
 }
 
 const PHASE_LABEL: Record<IOperationView['phase'], string> = {
@@ -20,7 +23,16 @@ const PHASE_LABEL: Record<IOperationView['phase'], string> = {
 
 /** Operations started from the panel and how they ended. */
 export function ActivityList(props: IActivityListProps): JSX.Element | null {
-  const operations = props.operations.slice(0, props.limit ?? 4);
+  const keep = props.keepSucceededMs ?? 60000;
+  const operations = props.operations
+    .filter(
+      op =>
+        props.now === undefined ||
+        op.phase !== 'succeeded' ||
+        op.finishedAt === undefined ||
+        props.now - op.finishedAt < keep
+    )
+    .slice(0, props.limit ?? 4);
   if (!operations.length) {
     return null;
   }

@@ -5,6 +5,7 @@ import { resourceId } from '../api';
 import {
   ICountdown,
   formatDuration,
+  formatShortTime,
   formatTimestamp,
   idleCountdown,
   parseTime,
@@ -139,7 +140,11 @@ function SessionBody(props: {
       <Countdowns session={session} now={now} />
       <Section title="Overview">
         <dl className="jp-sessions-fields">
-          <Field label="Created" value={formatTimestamp(session.createTime)} />
+          <Field
+            label="Created"
+            value={formatShortTime(session.createTime, now)}
+            title={formatTimestamp(session.createTime)}
+          />
           <Field label="Creator" value={session.creator} />
           <Field label="User" value={session.user} />
           <Field label="Runtime" value={runtimeKind(session)} />
@@ -411,9 +416,13 @@ function Timeline(props: { session: ISession; now: number }): JSX.Element {
     <ol className="jp-sessions-timeline">
       {entries.map((entry, index) => {
         const start = parseTime(entry.start);
+        // A final state has no duration; a running one counts up to now.
+        const final =
+          entry.current &&
+          (entry.state === 'TERMINATED' || entry.state === 'FAILED');
         const end = entry.current ? props.now : parseTime(entry.end);
         const lasted =
-          start !== null && end !== null
+          !final && start !== null && end !== null
             ? formatDuration((end - start) / 1000)
             : '';
         return (
@@ -433,8 +442,11 @@ function Timeline(props: { session: ISession; now: number }): JSX.Element {
                   </span>
                 ) : null}
               </div>
-              <div className="jp-sessions-muted">
-                {formatTimestamp(entry.start)}
+              <div
+                className="jp-sessions-muted"
+                title={formatTimestamp(entry.start)}
+              >
+                {formatShortTime(entry.start, props.now)}
               </div>
               {entry.message && !entry.current ? (
                 <div className="jp-sessions-timeline-message">

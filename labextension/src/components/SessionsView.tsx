@@ -103,12 +103,14 @@ export function SessionsView(props: ISessionsViewProps): JSX.Element {
           operations={snapshot.operations}
           onDismiss={id => model.dismiss(id)}
           onShow={name => model.showDetails(name)}
+          now={now}
         />
         <div className="jp-sessions-filters">
           <input
             type="search"
             className="jp-sessions-input jp-sessions-filter"
-            placeholder="Filter by id, creator, label…"
+            placeholder="Filter…"
+            title="Words to find in the id, state, creator, template or labels (key=value)"
             aria-label="Filter sessions"
             value={text}
             onChange={event => setText(event.target.value)}
