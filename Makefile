@@ -5,13 +5,18 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PORT ?= 8888
+# jlpm and jupyter (used by the labextension build scripts) come from the venv.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup run emulator test test-python test-ts lint stress bench browser-deps clean
+.PHONY: setup run emulator test test-python test-ts lint lint-ts stress bench browser-deps clean
 
-$(STAMP): pyproject.toml
+# Installing the package builds the JupyterLab extension (jlpm, from the committed lock).
+$(STAMP): pyproject.toml labextension/package.json labextension/yarn.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/jupyter labextension develop --overwrite . >/dev/null
+	cd labextension && $(CURDIR)/$(BIN)/jlpm install >/dev/null
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -31,15 +36,22 @@ browser-deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is missing: sudo apt-get install chromium (browser tests will be skipped)"; fi; }
 
-lint: setup
+lint: setup lint-ts
 	$(BIN)/ruff check jupyter_sessions tests bench
 	$(BIN)/ruff format --check jupyter_sessions tests bench
 	$(BIN)/mypy
 
+lint-ts: setup
+	cd labextension && jlpm lint:check
+
+## TypeScript unit tests of the side panel (jest).
+test-ts: setup
+	cd labextension && jlpm test
+
 test-python: setup browser-deps
 	$(BIN)/python -m pytest -q
 
-test: lint test-python
+test: lint test-ts test-python
 
 ## Soak, fuzz and fault runs (longer; prints figures).
 stress: setup

@@ -57,11 +57,11 @@ def _print(rows: list[Row]) -> None:
     widths = [
         max(len(h), *(len(t[i]) for t in table)) if table else len(h) for i, h in enumerate(headers)
     ]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
     print(line)
     print("-" * len(line))
     for t in table:
-        print("  ".join(c.ljust(w) for c, w in zip(t, widths)))
+        print("  ".join(c.ljust(w) for c, w in zip(t, widths, strict=True)))
 
 
 if __name__ == "__main__":

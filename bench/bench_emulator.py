@@ -158,7 +158,7 @@ def _listing(count: int) -> list[Row]:
             f"emulator RSS holding {count} sessions",
             round(rss_full / 1024, 1),
             "MiB",
-            f"empty {rss_empty / 1024:.1f} MiB; {(rss_full - rss_empty) * 1024 / count / 1024:.1f} KiB/session",
+            f"empty {rss_empty / 1024:.1f} MiB; {(rss_full - rss_empty) / count:.1f} KiB/session",
         ),
     ]
 

@@ -80,19 +80,21 @@ async def _subscriber(
 ) -> None:
     headers = {"Authorization": f"token {server.token}"}
     timeout = httpx.Timeout(30.0, read=None)
-    async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=timeout) as c:
-        async with c.stream("GET", "jupyter-sessions/events", params={"parent": PARENT}) as r:
-            event = ""
-            async for line in r.aiter_lines():
-                if line.startswith("event:"):
-                    event = line[6:].strip()
-                elif line.startswith("data:"):
-                    if event == "snapshot" and ready is not None:
-                        ready.set()
-                    if sink is not None:
-                        sink.append((time.time(), event, json.loads(line[5:])))
-                if stop.is_set():
-                    return
+    async with (
+        httpx.AsyncClient(base_url=server.url, headers=headers, timeout=timeout) as c,
+        c.stream("GET", "jupyter-sessions/events", params={"parent": PARENT}) as r,
+    ):
+        event = ""
+        async for line in r.aiter_lines():
+            if line.startswith("event:"):
+                event = line[6:].strip()
+            elif line.startswith("data:"):
+                if event == "snapshot" and ready is not None:
+                    ready.set()
+                if sink is not None:
+                    sink.append((time.time(), event, json.loads(line[5:])))
+            if stop.is_set():
+                return
 
 
 async def _propagation(server: JupyterServerProcess, count: int) -> list[Row]:
@@ -220,7 +222,8 @@ def run(quick: bool = False) -> list[Row]:
                         f"backend requests/min, {k} subscriber(s), 200 sessions",
                         round(ours, 1),
                         "req/min",
-                        f"plugin strategy {theirs:.0f} req/min = {theirs / max(ours, 0.1):.0f}x more",
+                        f"plugin strategy {theirs:.0f} req/min"
+                        f" = {theirs / max(ours, 0.1):.0f}x more",
                     )
                 )
         finally:

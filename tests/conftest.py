@@ -13,7 +13,13 @@ from .support import EmulatorProcess
 def simulated_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
     """A simulated-runtime emulator shared by a test module (zero delays)."""
     emu = EmulatorProcess(
-        tmp_path_factory.mktemp("emu"), "--runtime", "simulated", "--ttl-floor", "1", "--tick", "0.2"
+        tmp_path_factory.mktemp("emu"),
+        "--runtime",
+        "simulated",
+        "--ttl-floor",
+        "1",
+        "--tick",
+        "0.2",
     ).start()
     yield emu
     emu.stop()

@@ -29,7 +29,9 @@ def wait_for(
         if last:
             return last
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate} (last={last!r})")
+    raise AssertionError(
+        f"timed out after {timeout}s waiting for {what or predicate} (last={last!r})"
+    )
 
 
 def pid_alive(pid: int) -> bool:
@@ -257,9 +259,12 @@ class SseRecorder:
 
     def _run(self) -> None:
         try:
-            with self._server.client() as client, client.stream(
-                "GET", "jupyter-sessions/events", params={"parent": self._parent}
-            ) as response:
+            with (
+                self._server.client() as client,
+                client.stream(
+                    "GET", "jupyter-sessions/events", params={"parent": self._parent}
+                ) as response,
+            ):
                 response.raise_for_status()
                 for event, data in read_sse(response):
                     self.events.append((time.time(), event, data))

@@ -414,6 +414,7 @@ class SessionService:
     def _become_active(self, rec: _Record) -> None:
         endpoints = self.runtime.endpoints(rec.handle) if rec.handle else {}
         rec.session.runtime_info = RuntimeInfo(endpoints=dict(endpoints))
+        self._record_usage(rec)  # usage is visible from the first ACTIVE snapshot on
         with self.store.transaction():
             self._transition(rec, State.ACTIVE, "")
 

@@ -120,9 +120,7 @@ def test_emulator_crash_is_reported_and_recovered_without_missing_a_final_state(
         with httpx.Client(timeout=10.0) as h:
             emulator_pid = h.get(endpoint + "healthz").json()["pid"]
         os.kill(emulator_pid, signal.SIGKILL)
-        rec.wait(
-            lambda r: any(k == "status" and not d["reachable"] for _, k, d in r.events), 30
-        )
+        rec.wait(lambda r: any(k == "status" and not d["reachable"] for _, k, d in r.events), 30)
         down = next(d for _, k, d in rec.events if k == "status" and not d["reachable"])
         assert down.get("message")
         rec.wait(lambda r: any(k == "status" and d["reachable"] for _, k, d in r.events), 60)
@@ -141,3 +139,44 @@ def test_emulator_crash_is_reported_and_recovered_without_missing_a_final_state(
         rec.stop()
         server.stop()
     wait_for(lambda: not pid_alive(new_pid), 30, what="emulator stopped with the server")
+
+
+async def test_changes_are_published_on_the_jupyter_events_bus(
+    server: JupyterServerProcess,
+) -> None:
+    """Given a listener on the server's event bus (/api/events/subscribe) and a watched
+    parent, a session's state changes arrive there under the registered schema."""
+    import asyncio
+    import json as jsonlib
+
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    from jupyter_sessions.server.events_bus import SCHEMA_ID
+
+    rec = SseRecorder(server)  # the Watcher runs only while someone subscribes
+    try:
+        rec.wait(lambda r: "snapshot" in r.kinds())
+        headers = {"Authorization": f"token {server.token}"}
+        ws = await websocket_connect(
+            HTTPRequest(
+                server.url.replace("http", "ws", 1) + "api/events/subscribe", headers=headers
+            )
+        )
+        sid = "bus-" + uuid.uuid4().hex[:6]
+        async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=30) as c:
+            r = await c.post(f"jupyter-sessions/v1/{PARENT}/sessions", params={"sessionId": sid})
+            assert r.status_code == 200
+        states = set()
+        deadline = time.monotonic() + 30
+        while "ACTIVE" not in states and time.monotonic() < deadline:
+            raw = await asyncio.wait_for(ws.read_message(), 30)
+            assert raw is not None
+            event = jsonlib.loads(raw)
+            if event.get("schema_id") == SCHEMA_ID and event.get("name", "").endswith(sid):
+                assert event["parent"] == PARENT and event["kind"] == "session"
+                states.add(event["state"])
+        ws.close()
+        assert "ACTIVE" in states
+    finally:
+        rec.stop()

@@ -125,9 +125,7 @@ def test_backend_validation_errors_pass_through(server: JupyterServerProcess) ->
         assert a.status_code == b.status_code == 400
         assert a.json() == b.json()
         assert a.json()["error"]["status"] == "INVALID_ARGUMENT"
-    bad_json = proxy.post(
-        f"{API}{PARENT}/sessions", params={"sessionId": "abcd"}, content=b"{nope"
-    )
+    bad_json = proxy.post(f"{API}{PARENT}/sessions", params={"sessionId": "abcd"}, content=b"{nope")
     assert bad_json.status_code == 400
     assert "Invalid JSON payload" in bad_json.json()["error"]["message"]
 
