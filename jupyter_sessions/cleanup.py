@@ -13,11 +13,8 @@ from __future__ import annotations
 import atexit
 import logging
 import os
-import subprocess
 import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import wait as wait_futures
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -82,6 +79,9 @@ class SessionReaper:
             client = self.client
         if not names or client is None:
             return
+        from concurrent.futures import ThreadPoolExecutor
+        from concurrent.futures import wait as wait_futures
+
         # Short per-request timeouts and no retries: the whole exit must fit the budget.
         client.timeout = min(client.timeout, self.budget)
         client.retries = 0
@@ -115,6 +115,8 @@ def _terminate(client: SessionsClient, name: str) -> str:
 
 def _spawn_helper(client: SessionsClient, names: list[str]) -> None:
     """A detached process that terminates the sessions once they can be terminated."""
+    import subprocess
+
     env = dict(os.environ)
     auth = client._request_headers().get("Authorization", "")
     if auth:
@@ -144,10 +146,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     auth = os.environ.pop(_AUTH_ENV, "")
     headers = {"Authorization": auth} if auth else {}
+    from .api.errors import ApiError
+
+    failed = 0
     with SessionsClient(args[0], auth_headers=lambda: headers) as client:
         for name in args[1:]:
-            terminate_when_possible(client, name, timeout=_HELPER_WAIT)
-    return 0
+            try:
+                done, _ = terminate_when_possible(client, name, timeout=_HELPER_WAIT)
+            except ApiError:
+                done = False
+            failed += not done
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -2,23 +2,19 @@
 subcommands' flags (gcloud style), request bodies, list filters, connecting to a server,
 and bounded waits with progress.
 
-Kept free of httpx at import time: ``%load_ext`` builds the parsers without loading the
-client.
+Kept light at import time: ``%load_ext`` builds the parsers without loading the client
+or the resource model (they are imported by the first command).
 """
 
 from __future__ import annotations
 
 import argparse
-import getpass
 import re
-import secrets
 import string
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
-
-from .api.durations import format_human_duration, parse_human_duration
 
 if TYPE_CHECKING:
     from .api.errors import ApiError
@@ -34,11 +30,19 @@ STATE_NAMES = ("CREATING", "ACTIVE", "TERMINATING", "TERMINATED", "FAILED")
 ABORT_WAIT = 30.0
 
 
+def _human(value: timedelta | float) -> str:
+    from .api.durations import format_human_duration
+
+    return format_human_duration(value)
+
+
 # --- argument types ---------------------------------------------------------------------
 
 
 def duration(text: str) -> timedelta:
     """argparse type: ``90s``, ``30m``, ``2h``, ``1d``, ``1h30m`` or seconds."""
+    from .api.durations import parse_human_duration
+
     try:
         value = parse_human_duration(text)
     except ValueError as exc:
@@ -61,9 +65,8 @@ def state_list(text: str) -> list[str]:
     names = [part.strip().upper() for part in text.split(",") if part.strip()]
     bad = [n for n in names if n not in STATE_NAMES]
     if bad or not names:
-        raise argparse.ArgumentTypeError(
-            f"unknown state {', '.join(bad) or text!r}; use {', '.join(STATE_NAMES)}"
-        )
+        which = ", ".join(bad) if bad else repr(text)
+        raise argparse.ArgumentTypeError(f"unknown state {which}; use {', '.join(STATE_NAMES)}")
     return names
 
 
@@ -93,7 +96,16 @@ SUBCOMMANDS: dict[str, str] = {
     "config": "show or change the server, project and location",
     "help": "this table",
 }
-CLI_SUBCOMMANDS = ("list", "create", "describe", "terminate", "delete", "wait", "templates", "config")
+CLI_SUBCOMMANDS = (
+    "list",
+    "create",
+    "describe",
+    "terminate",
+    "delete",
+    "wait",
+    "templates",
+    "config",
+)
 
 
 def _session_id_argument(p: argparse.ArgumentParser, required: bool) -> None:
@@ -114,7 +126,7 @@ def _timeout_argument(p: argparse.ArgumentParser, what: str) -> None:
         type=duration,
         default=DEFAULT_WAIT,
         metavar="DURATION",
-        help=f"give up waiting {what} after this long (e.g. 90s, 10m)",
+        help=f"give up waiting{' ' + what if what else ''} after this long (e.g. 90s, 10m)",
     )
 
 
@@ -227,13 +239,13 @@ def add_end_arguments(p: argparse.ArgumentParser, *, required: bool, what: str) 
 
 
 def build_subparsers(
-    parser: argparse.ArgumentParser,
+    sub: Any,
     *,
     magics: bool,
     parents: list[argparse.ArgumentParser] | None = None,
 ) -> dict[str, argparse.ArgumentParser]:
-    """Add the subcommands to ``parser``; returns them by name."""
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    """Add the subcommands to ``sub`` (from ``parser.add_subparsers()``); returns them
+    by name."""
     names = SUBCOMMANDS if magics else [n for n in SUBCOMMANDS if n in CLI_SUBCOMMANDS]
     extra = parents or []
     found: dict[str, argparse.ArgumentParser] = {}
@@ -272,15 +284,16 @@ def help_rows(parsers: dict[str, argparse.ArgumentParser]) -> list[tuple[str, st
     rows: list[tuple[str, str, str, str]] = []
     for name, p in parsers.items():
         usage = p.format_usage().replace("usage: ", "").strip()
-        usage = re.sub(r"\s+", " ", usage)
+        usage = re.sub(r"\s+", " ", re.sub(r"\s*\[-h\]", "", usage))
         rows.append((usage, "", "", SUBCOMMANDS.get(name, p.description or "")))
         for action in p._actions:
             if isinstance(action, argparse._HelpAction) or action.help == argparse.SUPPRESS:
                 continue
-            flag = ", ".join(action.option_strings) or (action.metavar or action.dest)
+            metavar = str(action.metavar or action.dest.upper())
+            flag = ", ".join(action.option_strings) or metavar
             if action.option_strings and action.nargs != 0:
-                flag += f" {action.metavar or action.dest.upper()}"
-            rows.append(("", str(flag), _default_text(action), action.help or ""))
+                flag += f" {metavar}"
+            rows.append(("", flag, _default_text(action), action.help or ""))
     return rows
 
 
@@ -289,7 +302,7 @@ def _default_text(action: argparse.Action) -> str:
     if value in (None, False, [], argparse.SUPPRESS):
         return ""
     if isinstance(value, timedelta):
-        return format_human_duration(value)
+        return _human(value)
     return str(value)
 
 
@@ -300,7 +313,11 @@ _ID_ALPHABET = string.ascii_lowercase + string.digits
 
 def generate_session_id(user: str | None = None, now: datetime | None = None) -> str:
     """A readable, valid id: ``<user>-<yyyymmdd>-<4 random>``, e.g. ``ana-20250130-k3f9``."""
+    import secrets
+
     if user is None:
+        import getpass
+
         try:
             user = getpass.getuser()
         except Exception:  # no user name in some containers
@@ -397,9 +414,7 @@ def connect(
     from .client import DiscoveryError, SessionsClient, fetch_server_config
 
     if not url:
-        return SessionsClient.from_environment(
-            project=project, location=location, timeout=timeout
-        )
+        return SessionsClient.from_environment(project=project, location=location, timeout=timeout)
     try:
         config = fetch_server_config(url, token)
     except DiscoveryError:
@@ -465,8 +480,8 @@ def describe_error(exc: ApiError, session_id: str = "") -> str:
     return line
 
 
-class WaitTimeout(Exception):
-    """A wait ran past its ``--timeout`` (the session itself is unaffected)."""
+class WaitError(Exception):
+    """A wait that could not succeed; the message says why."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -474,6 +489,20 @@ class WaitTimeout(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+class WaitTimeout(WaitError):
+    """A wait ran past its ``--timeout`` (the session itself is unaffected)."""
+
+
+class SessionEnded(WaitError):
+    """A wait cannot succeed: the session reached a final state it was not waited for
+    (e.g. FAILED while starting)."""
+
+    def __init__(self, session: Session) -> None:
+        detail = f": {session.state_message}" if session.state_message else ""
+        super().__init__(f"Session {session.session_id} is {session.state.name}{detail}")
+        self.session = session
 
 
 # --- bounded waits with progress ---------------------------------------------------------------
@@ -492,10 +521,8 @@ def wait_for_state(
     timeout: float,
     progress: Progress | None = None,
 ) -> Session:
-    """Poll until the session is in one of ``wanted``; FailedPrecondition if it ends in
-    another final state; WaitTimeout after ``timeout`` seconds."""
-    from .api.errors import FailedPrecondition
-
+    """Poll until the session is in one of ``wanted``; SessionEnded if it ends in another
+    final state; WaitTimeout after ``timeout`` seconds."""
     started = time.monotonic()
     delay = _POLL_FIRST
     while True:
@@ -506,14 +533,13 @@ def wait_for_state(
         if session.state in wanted:
             return session
         if session.state.is_final:
-            detail = f": {session.state_message}" if session.state_message else ""
-            raise FailedPrecondition(f"Session {session.session_id} is {session.state.name}{detail}")
+            raise SessionEnded(session)
         if elapsed >= timeout:
             goal = " or ".join(sorted(s.name for s in wanted))
             raise WaitTimeout(
                 f"Session {session.session_id} is still {session.state.name} after "
-                f"{format_human_duration(elapsed)}; it did not become {goal} within the "
-                f"{format_human_duration(timeout)} timeout"
+                f"{_human(elapsed)}; it did not become {goal} within the "
+                f"{_human(timeout)} timeout"
             )
         time.sleep(min(delay, max(0.0, timeout - elapsed)))
         delay = min(delay * 1.5, _POLL_MAX)
@@ -543,7 +569,7 @@ def wait_for_operation(
             what = op.metadata.description.lower() if op.metadata else "operation"
             raise WaitTimeout(
                 f"The {what} operation did not finish within the "
-                f"{format_human_duration(timeout)} timeout; it goes on in the background"
+                f"{_human(timeout)} timeout; it goes on in the background"
             )
         time.sleep(min(delay, max(0.0, timeout - elapsed)))
         delay = min(delay * 1.5, _POLL_MAX)
@@ -572,11 +598,11 @@ def terminate_when_possible(
             pass
         try:
             wait_for_state(client, name, frozenset({State.ACTIVE}), timeout, progress)
-        except FailedPrecondition:
+        except SessionEnded:
             return True, f"Session {sid} ended while starting; nothing is left running"
         except WaitTimeout:
             return False, (
-                f"Session {sid} is still being created after {format_human_duration(timeout)} "
+                f"Session {sid} is still being created after {_human(timeout)} "
                 f"and cannot be terminated until it is ACTIVE: {later}"
             )
         client.terminate_session(name)

@@ -28,7 +28,7 @@ KERNEL_PID = "Jupyter Kernel Pid"
 _CONNECT_TIMEOUT = 10.0  # the kernel answers kernel_info within this, or is unusable
 _INTERRUPT_TIMEOUT = 3.0  # for the interrupt_reply
 _DRAIN_TIMEOUT = 10.0  # for the rest of the output after an interrupt
-_LIVENESS_INTERVAL = 10.0  # seconds without output before checking the session is alive
+_LIVENESS_INTERVAL = 5.0  # seconds without output before checking the session is alive
 _POLL = 0.1
 
 

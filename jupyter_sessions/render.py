@@ -121,8 +121,8 @@ def expires_in(session: Session, now: datetime | None = None) -> str:
 def _text_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     rows = [list(r) for r in rows]
     widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     return "\n".join(lines)
 
 
@@ -142,7 +142,7 @@ def _pretty(obj: Any, p: Any, cycle: bool) -> None:
     p.text(obj._text() if not cycle else "...")
 
 
-# --- a list of sessions ------------------------------------------------------------------------
+# --- a list of sessions -------------------------------------------------------------------
 
 
 class SessionList(list[Session]):
@@ -230,7 +230,7 @@ class SessionList(list[Session]):
         )
 
 
-# --- one session --------------------------------------------------------------------------------
+# --- one session -------------------------------------------------------------------------
 
 
 class SessionView(Session):
@@ -270,7 +270,8 @@ class SessionView(Session):
             out.append((state, since, took, message))
         return out
 
-    def configuration(self) -> list[tuple[str, str]]:
+    def configuration(self, properties: bool = True) -> list[tuple[str, str]]:
+        """What the session was created with (and the server's defaults)."""
         rows: list[tuple[str, str]] = []
         rc = self.runtime_config
         ec = _execution(self)
@@ -297,7 +298,7 @@ class SessionView(Session):
         labels = user_labels(self)
         if labels:
             rows.append(("labels", labels_text(labels)))
-        if rc is not None:
+        if rc is not None and properties:
             for key, value in sorted(rc.properties.items()):
                 rows.append((f"property {key}", value))
         return rows
@@ -334,11 +335,11 @@ class SessionView(Session):
 
     def _text(self) -> str:
         head = f"{self.session_id}  {self.state.name}"
+        if self._compact:
+            summary = " · ".join(b for b in (self.state_message, self._summary()) if b)
+            return head + (f"  ({summary})" if summary else "")
         if self.state_message:
             head += f"  {self.state_message}"
-        if self._compact:
-            summary = self._summary()
-            return head + (f"  ({summary})" if summary else "")
         lines = [head, f"  name     {self.name}"]
         if self._current:
             lines.append("  (the current session)")
@@ -367,20 +368,22 @@ class SessionView(Session):
     # --- HTML ----------------------------------------------------------------------------
 
     def _repr_html_(self) -> str:
-        head = (
-            f"<code><b>{_esc(self.session_id)}</b></code> {badge(self.state)}"
-            + (f' <span style="{_MUTED}">{_esc(self.state_message)}</span>')
-        )
+        head = f"<code><b>{_esc(self.session_id)}</b></code> {badge(self.state)}"
         if self._compact:
-            summary = self._summary()
+            summary = " · ".join(b for b in (self.state_message, self._summary()) if b)
             tail = f' <span style="{_MUTED}">{_esc(summary)}</span>' if summary else ""
             return f'<div class="jp-sessions-session">{head}{tail}</div>'
+        if self.state_message:
+            head += f' <span style="{_MUTED}">{_esc(self.state_message)}</span>'
         parts = [f'<div class="jp-sessions-card"><div style="margin-bottom:4px">{head}</div>']
         facts = [
             ("name", f"<code>{_esc(self.name)}</code>"),
             ("uuid", _esc(self.uuid)),
             ("creator", _esc(self.creator)),
-            ("created", f"{_esc(local_time(self.create_time))} ({_esc(age(self.create_time))} ago)"),
+            (
+                "created",
+                f"{_esc(local_time(self.create_time))} ({_esc(age(self.create_time))} ago)",
+            ),
         ]
         if self._current:
             facts.insert(0, ("", "<i>the current session</i>"))
@@ -395,17 +398,33 @@ class SessionView(Session):
             for state, since, took, message in self.timeline()
         ]
         parts.append(_section("Timeline"))
-        parts.append(_html_table(("state", "since", "for", "message"), steps, "jp-sessions-timeline"))
+        parts.append(
+            _html_table(("state", "since", "for", "message"), steps, "jp-sessions-timeline")
+        )
         endpoints = self.runtime_info.endpoints if self.runtime_info else {}
         if endpoints:
             parts.append(_section("Endpoints"))
             parts.append(
-                _kv_table([(_esc(k), f"<code>{_esc(v)}</code>") for k, v in sorted(endpoints.items())])
+                _kv_table(
+                    [(_esc(k), f"<code>{_esc(v)}</code>") for k, v in sorted(endpoints.items())]
+                )
             )
-        for title, rows in (("Configuration", self.configuration()), ("Usage", self.usage())):
-            if rows:
-                parts.append(_section(title))
-                parts.append(_kv_table([(_esc(k), _esc(v)) for k, v in rows]))
+        config = self.configuration(properties=False)
+        if config:
+            parts.append(_section("Configuration"))
+            parts.append(_kv_table([(_esc(k), _esc(v)) for k, v in config]))
+        props = self.runtime_config.properties if self.runtime_config else {}
+        if props:
+            # Mostly server defaults: folded, so the card stays short.
+            parts.append(
+                f"<details><summary>{len(props)} runtime properties</summary>"
+                + _kv_table([(_esc(k), _esc(v)) for k, v in sorted(props.items())])
+                + "</details>"
+            )
+        usage = self.usage()
+        if usage:
+            parts.append(_section("Usage"))
+            parts.append(_kv_table([(_esc(k), _esc(v)) for k, v in usage]))
         parts.append("</div>")
         return "".join(parts)
 
@@ -430,7 +449,7 @@ def _kv_table(rows: Sequence[tuple[str, str]]) -> str:
     return f'<table style="{_TABLE_STYLE}"><tbody>{body}</tbody></table>'
 
 
-# --- templates -------------------------------------------------------------------------------------
+# --- templates ---------------------------------------------------------------------------
 
 
 class TemplateList(list[SessionTemplate]):
@@ -447,7 +466,7 @@ class TemplateList(list[SessionTemplate]):
         return [t.template_id for t in self]
 
     def _rows(self) -> list[tuple[str, ...]]:
-        rows = []
+        rows: list[tuple[str, ...]] = []
         for t in self:
             ec = _execution(t)
             rc = t.runtime_config
@@ -477,13 +496,11 @@ class TemplateList(list[SessionTemplate]):
     def _repr_html_(self) -> str:
         if not self:
             return f'<p style="{_MUTED}">{_esc(self._text())}</p>'
-        rows = [
-            (f"<code>{_esc(r[0])}</code>", *(_esc(c) for c in r[1:])) for r in self._rows()
-        ]
+        rows = [(f"<code>{_esc(r[0])}</code>", *(_esc(c) for c in r[1:])) for r in self._rows()]
         return _html_table(self._HEADERS, rows, "jp-sessions-templates")
 
 
-# --- small things --------------------------------------------------------------------------------
+# --- small things ------------------------------------------------------------------------
 
 
 class Notice:
@@ -579,7 +596,11 @@ def progress_bundle(verb: str, session: Session, elapsed: float) -> dict[str, st
     html_line = (
         f'<div class="jp-sessions-progress">{_esc(verb)} <code>{_esc(session.session_id)}</code> '
         f"{badge(session.state)} <span>{_esc(took)}</span>"
-        + (f' <span style="{_MUTED}">{_esc(session.state_message)}</span>' if session.state_message else "")
+        + (
+            f' <span style="{_MUTED}">{_esc(session.state_message)}</span>'
+            if session.state_message
+            else ""
+        )
         + "</div>"
     )
     return {"text/plain": text, "text/html": html_line}

@@ -135,11 +135,14 @@ def wait_operation(client: httpx.Client, op_name: str, timeout: float = 60.0) ->
 
 
 class JupyterServerProcess:
-    """``jupyter server`` with this package's extension, as a child process on loopback.
+    """``jupyter server`` (or ``jupyter lab``) with this package's extension, as a child
+    process on loopback.
 
     Runtime, data and config directories live under ``workdir`` so tests never touch
     (or see) anything of the machine's own Jupyter setup.
     """
+
+    APPS = ("jupyter_server", "jupyterlab")
 
     def __init__(
         self,
@@ -147,10 +150,14 @@ class JupyterServerProcess:
         *args: str,
         token: str = "test-token",
         config: dict[str, Any] | None = None,
+        app: str = "jupyter_server",
     ) -> None:
+        if app not in self.APPS:
+            raise ValueError(f"app must be one of {self.APPS}, got {app!r}")
         self.workdir = workdir
         self.args = list(args)
         self.token = token
+        self.app = app
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = ""
         self.log_path = workdir / "server.log"
@@ -175,7 +182,7 @@ class JupyterServerProcess:
             [
                 sys.executable,
                 "-m",
-                "jupyter_server",
+                self.app,
                 "--allow-root",
                 "--no-browser",
                 "--port=0",

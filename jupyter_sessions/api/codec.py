@@ -59,9 +59,11 @@ def parse_timestamp(text: str) -> datetime:
     if m.group(9):
         sign = 1 if m.group(9) == "+" else -1
         tz = timezone(sign * timedelta(hours=int(m.group(10)), minutes=int(m.group(11))))
-    return datetime(year, month, day, hour, minute, second, micros, tzinfo=tz).astimezone(
-        timezone.utc
-    )
+    local = datetime(year, month, day, hour, minute, second, micros, tzinfo=tz)
+    try:
+        return local.astimezone(timezone.utc)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-01:00 is past the last UTC instant
+        raise ValueError(f"timestamp out of range: {text!r}") from None
 
 
 def format_timestamp(value: datetime) -> str:

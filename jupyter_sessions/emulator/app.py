@@ -21,6 +21,7 @@ from .. import __version__
 from ..api import errors
 from ..api.codec import Message
 from .engine import SessionService
+from .faults import Faults, InjectedFault
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +49,26 @@ class ApiHandler(tornado.web.RequestHandler):
     """One handler for every path: routes on the path segments."""
 
     SUPPORTED_METHODS = ("GET", "POST", "DELETE", "PATCH", "PUT", "HEAD", "OPTIONS")
+    LOCAL_PATHS = ("/healthz", "/emulator/stats")  # outside v1/, never authenticated
+    OPENAPI_PATH = "/v1/openapi.json"
+    # The parent kinds each collection answers under (operations: both, as Dataproc).
+    COLLECTIONS: dict[str, tuple[str, ...]] = {
+        "sessions": ("locations",),
+        "sessionTemplates": ("locations",),
+        "operations": ("locations", "regions"),
+    }
 
     def initialize(
-        self, service: SessionService, stats: Stats, authenticate: Authenticator | None
+        self,
+        service: SessionService,
+        stats: Stats,
+        authenticate: Authenticator | None,
+        faults: Faults | None = None,
     ) -> None:
         self.service = service
         self.stats = stats
         self.authenticate = authenticate
+        self.faults = faults
 
     def check_xsrf_cookie(self) -> None:  # an API, not a browser app
         return
@@ -63,12 +77,16 @@ class ApiHandler(tornado.web.RequestHandler):
         route = "unknown"
         try:
             path = self.request.path
-            if path in ("/healthz", "/emulator/stats"):
+            if path in self.LOCAL_PATHS:
                 route = path
                 self._write_json(self._local(path))
                 return
             if self.authenticate is not None:
                 self.authenticate(self.request)
+            if path == self.OPENAPI_PATH:
+                route = "openapi"
+                self._write_json(self._openapi())
+                return
             result = self._route(path)
             if isinstance(result, Message):
                 self._write_json(result.to_json(enum_ints=self._enum_ints()))
@@ -76,6 +94,8 @@ class ApiHandler(tornado.web.RequestHandler):
                 self._write_json(result)
         except errors.ApiError as exc:
             self._write_error_json(exc)
+        except InjectedFault as fault:
+            self._write_error_json(fault.error, fault.headers)
         except Exception:
             log.exception("Unexpected error for %s %s", self.request.method, self.request.path)
             self._write_error_json(errors.Internal("Internal error in the emulator"))
@@ -104,16 +124,16 @@ class ApiHandler(tornado.web.RequestHandler):
         n = len(segments)
         if n not in (5, 6) or segments[0] != "projects":
             raise errors.NotFound(f"No such path: {path}")
-        if segments[2] not in ("locations", "regions"):
-            raise errors.NotFound(f"No such path: {path}")
         collection = segments[4]
-        if segments[2] == "regions" and collection != "operations":
+        if segments[2] not in self.COLLECTIONS.get(collection, ()):
             raise errors.NotFound(f"No such path: {path}")
         table = self._methods(collection, "/".join(segments), "/".join(segments[:4]))
         target = table.get((method, n, verb))
         if target is None:
             raise errors.NotFound(f"No method {method} {path}")
         self.route_name, call = target
+        if self.faults:
+            self.faults.check(self.route_name, "/".join(segments[: 4 if n == 5 else 6]))
         return call()
 
     def _methods(
@@ -230,6 +250,13 @@ class ApiHandler(tornado.web.RequestHandler):
                     return True
         return False
 
+    def _openapi(self) -> dict[str, Any]:
+        from ..openapi import load_spec
+
+        if self.request.method not in ("GET", "HEAD"):
+            raise errors.NotFound(f"No method {self.request.method} {self.OPENAPI_PATH}")
+        return load_spec("emulator")
+
     def _local(self, path: str) -> dict[str, Any]:
         if path == "/healthz":
             return {
@@ -248,10 +275,14 @@ class ApiHandler(tornado.web.RequestHandler):
         if self.request.method != "HEAD":
             self.write(json.dumps(body, separators=(",", ":")))
 
-    def _write_error_json(self, exc: errors.ApiError) -> None:
+    def _write_error_json(
+        self, exc: errors.ApiError, headers: dict[str, str] | None = None
+    ) -> None:
         self.clear()
         self.set_status(exc.http_status)
         self.set_header("Content-Type", "application/json; charset=UTF-8")
+        for name, value in (headers or {}).items():
+            self.set_header(name, value)
         if exc.http_status == 401:
             self.set_header("WWW-Authenticate", 'Bearer realm="jupyter-sessions-emulator"')
         if self.request.method != "HEAD":
@@ -265,11 +296,20 @@ class ApiHandler(tornado.web.RequestHandler):
 
 
 def make_app(
-    service: SessionService, *, authenticate: Authenticator | None = None
+    service: SessionService,
+    *,
+    authenticate: Authenticator | None = None,
+    faults: Faults | None = None,
 ) -> tornado.web.Application:
     stats = Stats()
+    handler_args = {
+        "service": service,
+        "stats": stats,
+        "authenticate": authenticate,
+        "faults": faults,
+    }
     app = tornado.web.Application(
-        [(r"/.*", ApiHandler, {"service": service, "stats": stats, "authenticate": authenticate})],
+        [(r"/.*", ApiHandler, handler_args)],
         default_handler_class=None,
         compress_response=False,
     )

@@ -2,8 +2,11 @@
 
 All state changes happen on one asyncio loop; each public method validates, mutates the
 in-memory state and writes it through to SQLite before it returns, so a kill -9 after a
-response never loses what the response promised. Runtime work (starting and stopping
-kernels) runs in background tasks that move sessions through their states.
+response never loses what the response promised. If the database refuses a write (a full
+disk, a read-only file), the in-memory changes of that call are undone, so memory never
+shows what the disk does not hold. Runtime work (starting and stopping kernels) runs in
+background tasks that move sessions through their states; a state change the database
+refused there is retried on the next clock tick.
 """
 
 from __future__ import annotations
@@ -11,15 +14,18 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import dataclasses
 import hashlib
 import json
 import logging
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from typing import Any
 
 from ..api import errors
@@ -117,6 +123,15 @@ class _Record:
     usage_sample: tuple[float, float] | None = None  # (wall time, cpu seconds)
 
 
+@dataclass
+class _Txn:
+    """What one store transaction changed in memory, and what waits for its commit."""
+
+    undo: list[Callable[[], object]] = field(default_factory=list)
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+    coroutines: list[Coroutine[Any, Any, None]] = field(default_factory=list)
+
+
 class SessionService:
     """Sessions, session templates and operations, as the Dataproc v1 API defines them."""
 
@@ -139,6 +154,9 @@ class SessionService:
         self._ticker: asyncio.Task[None] | None = None
         self._seq = 0
         self._closing = False
+        self._txn: _Txn | None = None
+        # Lifecycle changes the database refused, retried on each tick (oldest first).
+        self._unsaved: list[tuple[_Record, Callable[[], None]]] = []
         self.listeners: list[Callable[[Session], None]] = []
 
     # --- start and stop ---------------------------------------------------------------
@@ -177,14 +195,18 @@ class SessionService:
             await asyncio.gather(
                 *(self.runtime.stop(r.handle) for r in live if r.handle), return_exceptions=True
             )
-            with self.store.transaction():
-                for rec in live:
-                    self._transition(
-                        rec,
-                        State.TERMINATED,
-                        "Terminated because the local emulator shut down",
-                        final_usage=True,
-                    )
+            try:
+                with self._atomic(*live):
+                    for rec in live:
+                        self._transition(
+                            rec,
+                            State.TERMINATED,
+                            "Terminated because the local emulator shut down",
+                            final_usage=True,
+                        )
+            except errors.ApiError as exc:
+                # The next start finds these sessions' runtimes gone and marks them FAILED.
+                log.warning("Could not record the shutdown of live sessions: %s", exc)
         await self.runtime.close()
 
     async def _reconcile(self) -> None:
@@ -205,7 +227,9 @@ class SessionService:
                     if state == State.CREATING:
                         self._become_active(rec)
                     elif rec.pending_delete:
-                        self._begin_termination(rec, "Deleting session")
+                        self._persist(
+                            rec, partial(self._begin_termination, rec, "Deleting session")
+                        )
                     continue
                 if state == State.CREATING:
                     message = (
@@ -218,13 +242,13 @@ class SessionService:
                         "The session's runtime is gone: it stopped while the emulator was not "
                         "running" + (f" (process {pid})" if pid else "")
                     )
-                with self.store.transaction():
-                    self._transition(rec, State.FAILED, message, final_usage=True)
+                self._persist(
+                    rec, partial(self._transition, rec, State.FAILED, message, final_usage=True)
+                )
             elif state == State.TERMINATING:
                 self._spawn(self._finish_termination(rec, rec.session.state_message))
             elif rec.ops or rec.pending_delete:
-                with self.store.transaction():
-                    self._settle(rec)
+                self._persist(rec, partial(self._settle, rec))
         swept = await self.runtime.sweep(adopted)
         if swept:
             log.info("Stopped %s runtime process(es) left behind by an earlier run", swept)
@@ -275,7 +299,7 @@ class SessionService:
         rec = _Record(session)
         op = self._new_operation(parent, rec, OperationType.CREATE, "Create session", now)
         rec.ops.append(op.name)
-        with self.store.transaction():
+        with self._atomic(rec):
             self._sessions[name] = rec
             self._order_cache.pop(parent.path, None)
             self._save(rec)
@@ -332,7 +356,7 @@ class SessionService:
         op = self._new_operation(
             parent, rec, OperationType.TERMINATE, "Terminate session", utcnow()
         )
-        with self.store.transaction():
+        with self._atomic(rec):
             self._save_operation(op)
             rec.ops.append(op.name)
             if request_id:
@@ -361,7 +385,7 @@ class SessionService:
             raise errors.FailedPrecondition(f"Session {name} is already being deleted")
         parent = ChildName.parse(name, "sessions").parent
         op = self._new_operation(parent, rec, OperationType.DELETE, "Delete session", utcnow())
-        with self.store.transaction():
+        with self._atomic(rec):
             rec.pending_delete = op.name
             rec.ops.append(op.name)
             self._save_operation(op)
@@ -395,15 +419,14 @@ class SessionService:
                 raise RuntimeStartError(_spark_connect_message())
             handle = await self.runtime.launch(name, rec.session.to_json())
         except RuntimeStartError as exc:
-            with self.store.transaction():
-                self._transition(rec, State.FAILED, str(exc))
+            self._persist(rec, partial(self._transition, rec, State.FAILED, str(exc)))
             return
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a runtime bug must still end in a readable FAILED
             log.exception("Runtime failed to start %s", name)
-            with self.store.transaction():
-                self._transition(rec, State.FAILED, f"The runtime failed to start: {exc}")
+            message = f"The runtime failed to start: {exc}"
+            self._persist(rec, partial(self._transition, rec, State.FAILED, message))
             return
         if self._sessions.get(name) is not rec or rec.session.state != State.CREATING:
             await self.runtime.stop(handle)
@@ -412,16 +435,20 @@ class SessionService:
         self._become_active(rec)
 
     def _become_active(self, rec: _Record) -> None:
+        self._persist(rec, partial(self._activate, rec))
+
+    def _activate(self, rec: _Record) -> None:
+        if rec.session.state != State.CREATING:
+            return
         endpoints = self.runtime.endpoints(rec.handle) if rec.handle else {}
         rec.session.runtime_info = RuntimeInfo(endpoints=dict(endpoints))
         self._record_usage(rec)  # usage is visible from the first ACTIVE snapshot on
-        with self.store.transaction():
-            self._transition(rec, State.ACTIVE, "")
+        self._transition(rec, State.ACTIVE, "")
 
     def _begin_termination(self, rec: _Record, message: str) -> None:
-        with self.store.transaction():
+        with self._atomic(rec):
             self._transition(rec, State.TERMINATING, message)
-        self._spawn(self._finish_termination(rec, message))
+            self._spawn(self._finish_termination(rec, message))  # starts once committed
 
     async def _finish_termination(self, rec: _Record, reason: str) -> None:
         failure = ""
@@ -434,15 +461,12 @@ class SessionService:
                 log.exception("Stopping the runtime of %s failed", rec.session.name)
                 failure = f"Termination failed: {exc}"
         message = failure or _final_message(reason)
-        with self.store.transaction():
-            self._transition(
-                rec, State.FAILED if failure else State.TERMINATED, message, final_usage=True
-            )
+        final = State.FAILED if failure else State.TERMINATED
+        self._persist(rec, partial(self._transition, rec, final, message, final_usage=True))
 
     async def _settle_soon(self, rec: _Record) -> None:
         await asyncio.sleep(0)
-        with self.store.transaction():
-            self._settle(rec)
+        self._persist(rec, partial(self._settle, rec))
 
     def _transition(
         self, rec: _Record, state: State, message: str, *, final_usage: bool = False
@@ -561,51 +585,64 @@ class SessionService:
 
     def _tick(self, refresh_usage: bool) -> None:
         """Enforce TTL and idle TTL, notice dead runtimes, refresh usage."""
+        self._save_unsaved()
         now = utcnow()
         for rec in list(self._sessions.values()):
             s = rec.session
             if s.state != State.ACTIVE or rec.handle is None or rec.pending_delete:
                 continue
-            if not self.runtime.is_alive(rec.handle):
-                pid = rec.handle.data.get("pid")
-                with self.store.transaction():
-                    self._transition(
-                        rec,
-                        State.FAILED,
-                        "The session's runtime exited unexpectedly"
-                        + (f" (process {pid} is gone)" if pid else ""),
-                        final_usage=True,
-                    )
-                continue
-            activity = self.runtime.last_activity(rec.handle)
-            if activity is not None and activity != rec.last_activity:
+            try:
+                self._tick_session(rec, now, refresh_usage)
+            except errors.ApiError as exc:  # the database refused; the next tick retries
+                log.warning("Clock tick of %s failed: %s", s.name, exc)
+
+    def _tick_session(self, rec: _Record, now: datetime, refresh_usage: bool) -> None:
+        s = rec.session
+        handle = rec.handle
+        assert handle is not None
+        if not self.runtime.is_alive(handle):
+            pid = handle.data.get("pid")
+            with self._atomic(rec):
+                self._transition(
+                    rec,
+                    State.FAILED,
+                    "The session's runtime exited unexpectedly"
+                    + (f" (process {pid} is gone)" if pid else ""),
+                    final_usage=True,
+                )
+            return
+        activity = self.runtime.last_activity(handle)
+        if activity is not None and activity != rec.last_activity:
+            with self._atomic(rec):
                 rec.last_activity = activity
                 self._save(rec)
-            ec = s.environment_config.execution_config if s.environment_config else None
-            ttl = (ec.ttl if ec else None) or DEFAULT_TTL
-            idle_ttl = (ec.idle_ttl if ec else None) or DEFAULT_IDLE_TTL
-            active_since = s.state_time or now
-            idle_since = active_since
-            if rec.last_activity:
-                idle_since = max(
-                    idle_since, datetime.fromtimestamp(rec.last_activity, timezone.utc)
-                )
-            if now - active_since >= ttl:
-                self._begin_termination(
-                    rec, f"Session reached its ttl ({int(ttl.total_seconds())}s); terminating"
-                )
-            elif now - idle_since >= idle_ttl:
-                self._begin_termination(
-                    rec,
-                    f"Session was idle longer than its idleTtl ({int(idle_ttl.total_seconds())}s);"
-                    " terminating",
-                )
-            elif refresh_usage:
+        ec = s.environment_config.execution_config if s.environment_config else None
+        ttl = (ec.ttl if ec else None) or DEFAULT_TTL
+        idle_ttl = (ec.idle_ttl if ec else None) or DEFAULT_IDLE_TTL
+        active_since = s.state_time or now
+        idle_since = active_since
+        if rec.last_activity:
+            idle_since = max(idle_since, datetime.fromtimestamp(rec.last_activity, timezone.utc))
+        if now - active_since >= ttl:
+            self._begin_termination(
+                rec, f"Session reached its ttl ({int(ttl.total_seconds())}s); terminating"
+            )
+        elif now - idle_since >= idle_ttl:
+            self._begin_termination(
+                rec,
+                f"Session was idle longer than its idleTtl ({int(idle_ttl.total_seconds())}s);"
+                " terminating",
+            )
+        elif refresh_usage:
+            with self._atomic(rec):
                 self._record_usage(rec)
                 self._save(rec)
                 self._notify(rec)
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        if self._txn is not None:  # work a change starts waits until the change is durable
+            self._txn.coroutines.append(coro)
+            return
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
@@ -616,6 +653,9 @@ class SessionService:
             log.error("Lifecycle task failed", exc_info=task.exception())
 
     def _notify(self, rec: _Record) -> None:
+        if self._txn is not None:  # listeners hear only about committed changes
+            self._txn.after_commit.append(partial(self._notify, rec))
+            return
         for listener in self.listeners:
             listener(rec.session)
 
@@ -643,8 +683,8 @@ class SessionService:
         template.update_time = now
         template.creator = self.config.creator
         with self.store.transaction():
-            self._templates[name] = template
             self.store.put_template(name, template.to_json())
+        self._templates[name] = template  # only once the database holds it
         return template
 
     def get_template(self, name: str) -> SessionTemplate:
@@ -691,15 +731,15 @@ class SessionService:
         patch.creator = current.creator
         patch.update_time = utcnow()
         with self.store.transaction():
-            self._templates[name] = patch
             self.store.put_template(name, patch.to_json())
+        self._templates[name] = patch
         return patch
 
     def delete_template(self, name: str) -> None:
         self.get_template(name)
         with self.store.transaction():
-            del self._templates[name]
             self.store.delete_template(name)
+        del self._templates[name]
 
     def _check_template(self, template: SessionTemplate) -> None:
         validate_labels(template.labels)
@@ -768,9 +808,9 @@ class SessionService:
     def delete_operation(self, name: str) -> None:
         op = self.get_operation(name)
         with self.store.transaction():
-            self._operations.pop(op.name, None)
-            self._op_seq.pop(op.name, None)
             self.store.delete_operation(op.name)
+        self._operations.pop(op.name, None)
+        self._op_seq.pop(op.name, None)
 
     def _new_operation(
         self, parent: Parent, rec: _Record, kind: OperationType, description: str, now: datetime
@@ -790,6 +830,7 @@ class SessionService:
     def _finish_operation(
         self, op: Operation, *, response: Session | None = None, error: Status | None = None
     ) -> None:
+        self._note_operation(op)
         op.done = True
         if op.metadata:
             op.metadata.done_time = utcnow()
@@ -799,14 +840,111 @@ class SessionService:
 
     def _save_operation(self, op: Operation) -> None:
         if op.name not in self._op_seq:
+            self._note_operation(op)
             self._seq += 1
             self._op_seq[op.name] = self._seq
         self._operations[op.name] = op
         self.store.put_operation(op.name, op.to_json(), self._op_seq[op.name])
 
     def _remember_request(self, scope: str, request_id: str, op_name: str) -> None:
+        if self._txn is not None and (scope, request_id) not in self._request_ids:
+            self._txn.undo.append(partial(self._request_ids.pop, (scope, request_id), None))
         self._request_ids[(scope, request_id)] = op_name
         self.store.put_request_id(scope, request_id, op_name)
+
+    # --- all or nothing ---------------------------------------------------------------
+
+    @contextmanager
+    def _atomic(self, *records: _Record) -> Iterator[None]:
+        """One store transaction; if the database refuses it, the in-memory changes made
+        inside are undone (``records`` are the sessions it may change) and the tasks and
+        notifications it started are dropped. Nested use joins the outer transaction."""
+        outer = self._txn
+        txn = outer or _Txn()
+        txn.undo.extend(self._snapshot(rec) for rec in records)
+        if outer is not None:
+            yield
+            return
+        self._txn = txn
+        try:
+            with self.store.transaction():
+                yield
+        except BaseException:
+            self._txn = None
+            for undo in reversed(txn.undo):
+                undo()
+            self._order_cache.clear()
+            for coro in txn.coroutines:
+                coro.close()
+            raise
+        self._txn = None
+        for coro in txn.coroutines:
+            self._spawn(coro)
+        for action in txn.after_commit:
+            action()
+
+    def _snapshot(self, rec: _Record) -> Callable[[], None]:
+        """A function that puts one session record back as it is now."""
+        body = rec.session.to_json()
+        ops = list(rec.ops)
+        pending_delete, last_activity = rec.pending_delete, rec.last_activity
+        name = rec.session.name
+        present = self._sessions.get(name) is rec
+
+        def restore() -> None:
+            saved = Session.from_json(body, strict=False)
+            for f in dataclasses.fields(saved):
+                setattr(rec.session, f.name, getattr(saved, f.name))
+            rec.ops[:] = ops
+            rec.pending_delete, rec.last_activity = pending_delete, last_activity
+            if present:
+                self._sessions[name] = rec
+            elif self._sessions.get(name) is rec:
+                del self._sessions[name]
+
+        return restore
+
+    def _note_operation(self, op: Operation) -> None:
+        """Inside a transaction: remember how to put this operation back."""
+        if self._txn is None:
+            return
+        if op.name not in self._operations:
+
+            def forget() -> None:
+                if self._operations.get(op.name) is op:
+                    del self._operations[op.name]
+                    self._op_seq.pop(op.name, None)
+
+            self._txn.undo.append(forget)
+            return
+        body = op.to_json()
+
+        def restore() -> None:
+            saved = Operation.from_json(body, strict=False)
+            for f in dataclasses.fields(saved):
+                setattr(op, f.name, getattr(saved, f.name))
+
+        self._txn.undo.append(restore)
+
+    def _persist(self, rec: _Record, change: Callable[[], None]) -> None:
+        """Record a lifecycle change that has already happened for real (a runtime came
+        up or went away). If the database refuses it, memory stays as the disk has it
+        and the change is retried on each tick until it is recorded."""
+        try:
+            with self._atomic(rec):
+                change()
+        except errors.ApiError as exc:
+            log.warning("Could not record a change of %s (will retry): %s", rec.session.name, exc)
+            self._unsaved.append((rec, change))
+
+    def _save_unsaved(self) -> None:
+        """Retry, oldest first, the changes the database refused; stop at the first refusal."""
+        while self._unsaved:
+            rec, change = self._unsaved[0]
+            if self._sessions.get(rec.session.name) is rec:
+                with self._atomic(rec):
+                    change()
+            self._unsaved.pop(0)
 
     # --- helpers ----------------------------------------------------------------------
 
@@ -928,7 +1066,7 @@ def _decode_token(token: str, digest: str) -> str:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         data = json.loads(raw)
         key, q = data["k"], data["q"]
-    except (ValueError, KeyError, TypeError, binascii.Error):
+    except (ValueError, KeyError, TypeError, binascii.Error, RecursionError):
         raise errors.bad_request("pageToken", "is not a token this service returned") from None
     if not isinstance(key, str) or q != digest:
         raise errors.bad_request(

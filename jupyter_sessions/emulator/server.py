@@ -39,6 +39,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=8765, help="port (0 picks a free one)")
     p.add_argument("--db", default=None, help="SQLite file (default: Jupyter data dir)")
     p.add_argument(
+        "--db-max-pages",
+        type=int,
+        default=None,
+        metavar="N",
+        help="cap the database at N pages (of 4 KiB), to try out a full disk",
+    )
+    p.add_argument(
         "--runtime",
         choices=["kernel", "simulated"],
         default="kernel",
@@ -70,7 +77,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--record-requests",
         default=None,
         metavar="PATH",
-        help="append each API request's method, path and auth headers (redacted) as JSON lines",
+        help="append each API request's method, path, requestId, auth headers (the token "
+        "only as a fingerprint) and whether the token was accepted, as JSON lines",
+    )
+    p.add_argument(
+        "--deny",
+        action="append",
+        default=[],
+        metavar="METHOD",
+        help="(testing) answer METHOD, e.g. sessions.create, with 403 PERMISSION_DENIED "
+        "naming its IAM permission; repeatable",
+    )
+    p.add_argument(
+        "--fail-next",
+        action="append",
+        default=[],
+        metavar="N:CODE[:METHOD][:RETRY_AFTER]",
+        help="(testing) answer the next N API calls (of METHOD, e.g. sessions.create, or of "
+        "any method) with HTTP CODE (429, 503, ...), with a Retry-After header when given; "
+        "repeatable",
     )
     p.add_argument(
         "--keep-runtimes",
@@ -107,6 +132,13 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    from .faults import Faults
+
+    try:
+        Faults(args.deny, args.fail_next)
+    except ValueError as exc:
+        print(f"error: --fail-next: {exc}", file=sys.stderr)
+        return 2
     try:
         return asyncio.run(_serve(args))
     except KeyboardInterrupt:
@@ -119,11 +151,12 @@ async def _serve(args: argparse.Namespace) -> int:
     from .app import make_app
     from .auth import make_authenticator
     from .engine import EngineConfig, SessionService
+    from .faults import Faults
     from .runtimes.base import Runtime
     from .store import SessionStore
 
     db = Path(args.db) if args.db else default_data_dir() / "emulator.sqlite"
-    store = SessionStore(db)
+    store = SessionStore(db, max_pages=args.db_max_pages)
     runtime: Runtime
     if args.runtime == "kernel":
         from .runtimes.kernel import KernelRuntime
@@ -140,10 +173,13 @@ async def _serve(args: argparse.Namespace) -> int:
         usage_interval=args.usage_interval,
         stop_runtimes_on_close=not args.keep_runtimes,
     )
+    faults = Faults(args.deny, args.fail_next)
     service = SessionService(store, runtime, config)
     await service.open()
     app = make_app(
-        service, authenticate=make_authenticator(args.require_token, args.record_requests)
+        service,
+        authenticate=make_authenticator(args.require_token, args.record_requests),
+        faults=faults if faults else None,
     )
     server = tornado.httpserver.HTTPServer(app, max_body_size=4 * 1024 * 1024)
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET

@@ -54,7 +54,7 @@ class StoredSession:
 class SessionStore:
     """Durable rows behind the engine's in-memory state."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, max_pages: int | None = None) -> None:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -63,6 +63,9 @@ class SessionStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(_SCHEMA)
+        if max_pages is not None:
+            # A size cap (tests use it to see how a full disk is handled).
+            self._db.execute(f"PRAGMA max_page_count={int(max_pages)}")
         self._depth = 0
 
     def close(self) -> None:

@@ -13,7 +13,7 @@ from traitlets import Float, List, Unicode, default
 from .. import __version__
 from .backend import Backend, BackendClient, LocalBackend, UrlBackend
 from .events_bus import EventBus
-from .handlers import ConfigHandler, EventsHandler, ProxyHandler
+from .handlers import ConfigHandler, EventsHandler, OpenApiHandler, ProxyHandler
 from .watcher import WatcherRegistry, WatchSettings
 
 DEFAULT_PROJECT = "local-project"
@@ -53,6 +53,24 @@ class SessionsExtensionApp(ExtensionApp):
     )
     heartbeat_interval = Float(
         15.0, config=True, help="Seconds between heartbeat events on an idle event stream."
+    )
+    dataproc_endpoint = Unicode(
+        "",
+        config=True,
+        help=(
+            "Endpoint of the 'dataproc' backend: 'regional' (the default: "
+            "https://LOCATION-dataproc.googleapis.com/), 'global' "
+            "(https://dataproc.googleapis.com/), 'rep' (https://dataproc.LOCATION.rep."
+            "googleapis.com/), or a base URL (https://, or http:// on loopback only)."
+        ),
+    )
+    quota_project = Unicode(
+        "",
+        config=True,
+        help=(
+            "Project billed for Dataproc API quota (the x-goog-user-project header) with the "
+            "'dataproc' backend; defaults to the credentials' own quota project."
+        ),
     )
     request_timeout = Float(
         30.0, config=True, help="Timeout in seconds of each request to the sessions backend."
@@ -100,6 +118,7 @@ class SessionsExtensionApp(ExtensionApp):
             [
                 (r"/jupyter-sessions/config", ConfigHandler),
                 (r"/jupyter-sessions/events", EventsHandler),
+                (r"/jupyter-sessions/openapi.json", OpenApiHandler),
                 (r"/jupyter-sessions/v1/(.*)", ProxyHandler),
             ]
         )
@@ -113,7 +132,13 @@ class SessionsExtensionApp(ExtensionApp):
         if kind == "dataproc":
             from .dataproc import DataprocBackend
 
-            return DataprocBackend(self.project, self.location, self.log)
+            return DataprocBackend(
+                self.project,
+                self.location,
+                self.log,
+                endpoint=self.dataproc_endpoint,
+                quota_project=self.quota_project,
+            )
         if kind.startswith(("http://", "https://")):
             return UrlBackend(kind)
         raise ValueError(
@@ -148,14 +173,19 @@ class SessionsExtensionApp(ExtensionApp):
     # --- what panels and magics need to know ------------------------------------------
 
     @property
+    def _has_no_defaults(self) -> bool:
+        # A made-up project would only hide the configuration error Dataproc reports.
+        return self.backend_impl.kind == "dataproc"
+
+    @property
     def default_project(self) -> str:
         project = self.project or getattr(self.backend_impl, "project", "")
-        return project or DEFAULT_PROJECT
+        return project or ("" if self._has_no_defaults else DEFAULT_PROJECT)
 
     @property
     def default_location(self) -> str:
         location = self.location or getattr(self.backend_impl, "location", "")
-        return location or DEFAULT_LOCATION
+        return location or ("" if self._has_no_defaults else DEFAULT_LOCATION)
 
     @property
     def default_parent(self) -> str:

@@ -8,8 +8,14 @@ google.rpc.Status errors a client understands.
 from __future__ import annotations
 
 import abc
+import asyncio
+import email.utils
 import logging
+import random
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +30,67 @@ log = logging.getLogger(__name__)
 StatusListener = Callable[[bool, str], None]
 
 
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Backoff with jitter for answers that say "try again" (429, 503) and refused connects.
+
+    Retries re-send the very same request, so a ``requestId`` in it stays the same and the
+    backend deduplicates. The whole exchange stays within ``max_total`` seconds.
+    """
+
+    statuses: frozenset[int] = field(default_factory=lambda: frozenset({429, 503}))
+    max_retries: int = 4
+    first_delay: float = 0.5
+    max_delay: float = 8.0
+    max_total: float = 20.0
+
+    def backoff(self, attempt: int) -> float:
+        delay = min(self.max_delay, self.first_delay * (2**attempt))
+        # Jitter spreads out clients that failed together.
+        return random.uniform(delay / 2, delay)
+
+    def delay(self, attempt: int, started: float, hint: float | None = None) -> float | None:
+        """Seconds to wait before retry ``attempt + 1``, or None to give up."""
+        if attempt >= self.max_retries:
+            return None
+        wait = hint if hint is not None else self.backoff(attempt)
+        if time.monotonic() + wait - started > self.max_total:
+            return None
+        return wait
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Seconds the backend asked for: ``Retry-After`` (seconds or a date) or RetryInfo."""
+    header = response.headers.get("Retry-After")
+    if header:
+        try:
+            return max(0.0, float(header))
+        except ValueError:
+            pass
+        try:
+            when = email.utils.parsedate_to_datetime(header)
+        except (TypeError, ValueError):
+            when = None
+        if when is not None:
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=timezone.utc)
+            return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    try:
+        for detail in response.json()["error"]["details"]:
+            if str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
+                text = str(detail["retryDelay"])
+                return max(0.0, float(text[:-1] if text.endswith("s") else text))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        pass
+    return None
+
+
 class Backend(abc.ABC):
     """A Sessions API endpoint the extension forwards to."""
 
     kind: str = "abstract"
+    # None: answers are relayed as they come (the local emulator never rate-limits).
+    retry_policy: RetryPolicy | None = None
 
     def __init__(self) -> None:
         self.listeners: list[StatusListener] = []
@@ -50,6 +113,15 @@ class Backend(abc.ABC):
     async def auth_headers(self) -> dict[str, str]:
         """Headers that authenticate a request to the backend."""
         return {}
+
+    async def credentials_rejected(self, sent: dict[str, str]) -> bool:
+        """The backend answered 401 to ``sent`` auth headers: True to retry once (after
+        getting new credentials), False to relay the 401."""
+        return False
+
+    def rewrite_error(self, method: str, path: str, error: errors.ApiError) -> errors.ApiError:
+        """A clearer error for users of ``METHOD path``; the default keeps the backend's."""
+        return error
 
     def describe(self) -> dict[str, Any]:
         return {"backend": self.kind, "endpoint": self.api_root}
@@ -134,18 +206,48 @@ class BackendClient:
             )
         root = self.backend.api_root
         url = root + path + (f"?{query}" if query else "")
-        all_headers = {**(headers or {}), **(await self.backend.auth_headers())}
-        try:
-            return await self._client.request(method, url, content=body, headers=all_headers)
-        except httpx.TimeoutException:
-            raise errors.DeadlineExceeded(
-                f"The sessions backend at {root} did not answer within {self.timeout:g}s"
-            ) from None
-        except httpx.HTTPError as exc:
-            raise errors.Unavailable(
-                f"The sessions backend at {root} is unreachable: {exc.__class__.__name__}"
-                + (f": {exc}" if str(exc) else "")
-            ) from None
+        policy = self.backend.retry_policy
+        started = time.monotonic()
+        attempt = 0
+        reauthorized = False
+        while True:
+            auth = await self.backend.auth_headers()
+            try:
+                response = await self._client.request(
+                    method, url, content=body, headers={**(headers or {}), **auth}
+                )
+            except httpx.TimeoutException:
+                raise errors.DeadlineExceeded(
+                    f"The sessions backend at {root} did not answer within {self.timeout:g}s"
+                ) from None
+            except httpx.HTTPError as exc:
+                # Only a refused connection is safe to repeat: nothing reached the backend.
+                delay = (
+                    policy.delay(attempt, started)
+                    if policy is not None and isinstance(exc, httpx.ConnectError)
+                    else None
+                )
+                if delay is None:
+                    raise errors.Unavailable(
+                        f"The sessions backend at {root} is unreachable: {exc.__class__.__name__}"
+                        + (f": {exc}" if str(exc) else "")
+                    ) from None
+                reason = exc.__class__.__name__
+            else:
+                status = response.status_code
+                if status == 401 and not reauthorized:
+                    reauthorized = True
+                    if await self.backend.credentials_rejected(auth):
+                        continue
+                if policy is None or status not in policy.statuses:
+                    return response
+                delay = policy.delay(attempt, started, retry_after(response))
+                if delay is None:
+                    return response
+                reason = f"HTTP {status}"
+            attempt += 1
+            log.info("%s %s: %s; retry %d in %.2fs", method, path, reason, attempt, delay)
+            await asyncio.sleep(delay)
 
     async def get_json(self, path: str, query: str = "") -> dict[str, Any]:
         """GET and decode JSON, raising the backend's error as an ApiError."""
@@ -155,7 +257,9 @@ class BackendClient:
         except ValueError:
             data = None
         if response.status_code >= 400:
-            raise errors.ApiError.from_http(response.status_code, data)
+            raise self.backend.rewrite_error(
+                "GET", path, errors.ApiError.from_http(response.status_code, data)
+            )
         if not isinstance(data, dict):
             raise errors.Unavailable(f"The sessions backend sent a non-JSON answer for {path}")
         return data

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -105,6 +106,19 @@ class ConfigHandler(SessionsHandler):
         self.finish(json.dumps(app.describe()))
 
 
+class OpenApiHandler(SessionsHandler):
+    """``GET jupyter-sessions/openapi.json``: the OpenAPI 3 description of these routes."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        from ..openapi import load_spec
+
+        spec = {**load_spec("extension"), "servers": [{"url": self.base_url}]}
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(json.dumps(spec))
+
+
 class ProxyHandler(SessionsHandler):
     """``jupyter-sessions/v1/...``: the allow-listed Sessions API, forwarded."""
 
@@ -137,7 +151,15 @@ class ProxyHandler(SessionsHandler):
                 app.watchers.poke(
                     f"{parent.group(1)}/locations/{parent.group(2)}", full=method == "DELETE"
                 )
-        self._relay(response.status_code, response.content, response.headers.get("content-type"))
+        if response.headers.get("Retry-After"):
+            # Proxy retries gave up within their bound: the client may wait longer.
+            self.set_header("Retry-After", response.headers["Retry-After"])
+        self._relay(
+            response.status_code,
+            response.content,
+            response.headers.get("content-type"),
+            lambda err: app.backend_impl.rewrite_error(method, "v1/" + path, err),
+        )
 
     @staticmethod
     def _upstream_error(exc: errors.ApiError) -> errors.ApiError:
@@ -147,7 +169,13 @@ class ProxyHandler(SessionsHandler):
             return errors.Unavailable(exc.message, http_status=502)
         return exc
 
-    def _relay(self, status: int, content: bytes, content_type: str | None) -> None:
+    def _relay(
+        self,
+        status: int,
+        content: bytes,
+        content_type: str | None,
+        rewrite: Callable[[errors.ApiError], errors.ApiError],
+    ) -> None:
         self.set_status(status)
         is_json = bool(content_type and "json" in content_type)
         if status >= 400:
@@ -162,7 +190,13 @@ class ProxyHandler(SessionsHandler):
                 err = type(err)(
                     f"The sessions backend answered HTTP {status}: {text}", http_status=status
                 )
-                self.send_error_json(err)
+                self.send_error_json(rewrite(err))
+                return
+            # The backend may know a clearer message (how to log in, which permission).
+            err = errors.ApiError.from_http(status, body)
+            clearer = rewrite(err)
+            if clearer is not err:
+                self.send_error_json(clearer)
                 return
         self.set_header("Content-Type", content_type or "application/json; charset=UTF-8")
         self.finish(content)

@@ -173,9 +173,9 @@ export function SessionsView(props: ISessionsViewProps): JSX.Element {
       </header>
       {config ? (
         <div className="jp-sessions-context" title={config.endpoint}>
-          <span>{config.project}</span>
+          <span title={`Project ${config.project}`}>{config.project}</span>
           <span className="jp-sessions-sep">/</span>
-          <span>{config.location}</span>
+          <span title={`Location ${config.location}`}>{config.location}</span>
           <span className="jp-sessions-backend">
             {backendLabel(config.backend)}
           </span>

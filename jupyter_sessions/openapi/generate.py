@@ -1,0 +1,596 @@
+"""Build the OpenAPI documents from the code itself: the emulator's routing table
+(``ApiHandler._methods`` and ``ApiHandler.COLLECTIONS``), the extension's handlers
+(``SessionsExtensionApp.initialize_handlers`` and the proxy allow-list), and the resource
+model's dataclass fields. A route without a description here fails the build, so the
+documents cannot silently fall behind the routes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import enum
+import types
+import typing
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Union, cast
+
+from ..api.codec import INT64, Message, camel
+from ..api.errors import Code
+from ..api.model import (
+    METADATA_TYPE_URL,
+    SESSION_TYPE_URL,
+    ListOperationsResponse,
+    ListSessionsResponse,
+    ListSessionTemplatesResponse,
+    Operation,
+    Session,
+    SessionTemplate,
+)
+from ..api.validation import REQUEST_ID_RE, SESSION_ID_RE
+from . import SPEC_KINDS, SpecKind, spec_path
+
+OPENAPI_VERSION = "3.1.0"
+API_VERSION = "v1"
+REF = "#/components/schemas/"
+ITEM_PARAMETER = {"sessions": "session", "sessionTemplates": "sessionTemplate"}
+ITEM_PARAMETER["operations"] = "operation"
+ENUM_INTS = "$alt=json;enum-encoding=int"
+
+# Fields the service sets (AIP OUTPUT_ONLY): marked readOnly, ignored on input.
+OUTPUT_ONLY = {
+    "Session": {
+        "uuid",
+        "createTime",
+        "runtimeInfo",
+        "state",
+        "stateMessage",
+        "stateTime",
+        "creator",
+        "stateHistory",
+    },
+    "SessionTemplate": {"createTime", "creator", "updateTime", "uuid"},
+}
+# google.protobuf.Any fields: the message plus its type URL.
+ANY_FIELDS = {
+    ("Operation", "metadata"): METADATA_TYPE_URL,
+    ("Operation", "response"): SESSION_TYPE_URL,
+}
+
+
+@dataclass(frozen=True)
+class Route:
+    """What the document says about one API method."""
+
+    summary: str
+    query: tuple[str, ...] = ()  # parameter component names; "!" suffix = required
+    body: str | None = None
+    response: str = "Empty"
+
+
+ROUTES: dict[str, Route] = {
+    "sessions.list": Route(
+        "List sessions, newest first",
+        ("pageSize", "pageToken", "filter"),
+        None,
+        "ListSessionsResponse",
+    ),
+    "sessions.create": Route(
+        "Create a session (returns the create Operation at once)",
+        ("sessionId!", "requestId"),
+        "Session",
+        "Operation",
+    ),
+    "sessions.get": Route("Get a session", response="Session"),
+    "sessions.delete": Route(
+        "Delete a session (terminating it first if ACTIVE)", ("requestId",), None, "Operation"
+    ),
+    "sessions.terminate": Route(
+        "Terminate an ACTIVE session", (), "TerminateSessionRequest", "Operation"
+    ),
+    "sessionTemplates.list": Route(
+        "List session templates",
+        ("pageSize", "pageToken", "filter"),
+        None,
+        "ListSessionTemplatesResponse",
+    ),
+    "sessionTemplates.create": Route(
+        "Create a session template (its name in the body)",
+        (),
+        "SessionTemplate",
+        "SessionTemplate",
+    ),
+    "sessionTemplates.get": Route("Get a session template", response="SessionTemplate"),
+    "sessionTemplates.patch": Route(
+        "Replace every mutable field of a session template (no update mask)",
+        (),
+        "SessionTemplate",
+        "SessionTemplate",
+    ),
+    "sessionTemplates.delete": Route("Delete a session template"),
+    "operations.list": Route(
+        "List operations, newest first (filter is refused)",
+        ("pageSize", "pageToken", "filter"),
+        None,
+        "ListOperationsResponse",
+    ),
+    "operations.get": Route("Get an operation", response="Operation"),
+    "operations.delete": Route("Delete an operation record"),
+    "operations.cancel": Route("Cancel an operation (accepted; session operations run on)"),
+}
+
+QUERY_PARAMETERS: dict[str, dict[str, Any]] = {
+    "pageSize": {
+        "schema": {"type": "integer", "format": "int32", "minimum": 0},
+        "description": "Items per page: 20 by default, at most 1000; negative is refused.",
+    },
+    "pageToken": {
+        "schema": {"type": "string"},
+        "description": "nextPageToken of the previous page, with the same parent and filter.",
+    },
+    "filter": {
+        "schema": {"type": "string"},
+        "description": "AIP-160 filter, e.g. state = ACTIVE AND labels.team = data.",
+    },
+    "sessionId": {
+        "schema": {"type": "string", "pattern": SESSION_ID_RE.pattern},
+        "description": "The new session's id (the last segment of its name).",
+    },
+    "requestId": {
+        "schema": {"type": "string", "pattern": REQUEST_ID_RE.pattern},
+        "description": "Idempotency key: a repeated requestId returns the first Operation.",
+    },
+    "alt": {
+        "name": "$alt",
+        "schema": {"type": "string", "examples": [ENUM_INTS]},
+        "description": f"With `{ENUM_INTS}`, enums are written as integers.",
+    },
+}
+
+PROXY_NOTE = (
+    " Forwarded to the configured backend; an unreachable backend answers 502 or 503 and a "
+    "slow one 504, in the same error envelope."
+)
+
+
+# --- schemas from the resource model ---------------------------------------------------
+
+
+class _Schemas:
+    """Component schemas, collected from dataclass type hints."""
+
+    def __init__(self) -> None:
+        self.schemas: dict[str, Any] = {}
+
+    def ref(self, tp: Any) -> dict[str, Any]:
+        """The schema (often a $ref) of one field type."""
+        origin = typing.get_origin(tp)
+        if origin is Annotated:
+            base, *meta = typing.get_args(tp)
+            if INT64 in meta:
+                return {
+                    "type": "string",
+                    "format": "int64",
+                    "pattern": r"^-?\d{1,19}$",
+                    "description": "int64 as a decimal string (a JSON integer is accepted).",
+                }
+            return self.ref(base)
+        if origin in (Union, types.UnionType):
+            (arg,) = [a for a in typing.get_args(tp) if a is not type(None)]
+            return self.ref(arg)
+        if origin is list:
+            return {"type": "array", "items": self.ref(typing.get_args(tp)[0])}
+        if origin is dict:
+            return {"type": "object", "additionalProperties": self.ref(typing.get_args(tp)[1])}
+        if tp is Any:
+            return {}
+        if isinstance(tp, type) and issubclass(tp, Message):
+            self.message(tp)
+            return {"$ref": REF + tp.__name__}
+        if isinstance(tp, type) and issubclass(tp, enum.IntEnum):
+            self.enum(tp)
+            return {"$ref": REF + tp.__name__}
+        if tp is datetime:
+            return {"type": "string", "format": "date-time"}
+        if tp is timedelta:
+            return {
+                "type": "string",
+                "pattern": r"^-?\d+(\.\d{1,9})?s$",
+                "description": "A duration in seconds with an s suffix, e.g. 3600s.",
+            }
+        if tp is bool:
+            return {"type": "boolean"}
+        if tp is int:
+            return {"type": "integer", "format": "int32"}
+        if tp is str:
+            return {"type": "string"}
+        raise TypeError(f"no schema for {tp!r}")
+
+    def message(self, cls: type[Message]) -> None:
+        name = cls.__name__
+        if name in self.schemas:
+            return
+        schema: dict[str, Any] = {"type": "object"}
+        self.schemas[name] = schema  # placed first: recursive types stop here
+        doc = cls.__dict__.get("__doc__") or ""
+        if doc and not doc.startswith(f"{name}("):  # not the dataclass signature
+            schema["description"] = doc.strip().splitlines()[0]
+        hints = typing.get_type_hints(cls, include_extras=True)
+        properties: dict[str, Any] = {}
+        for f in dataclasses.fields(cast(Any, cls)):
+            json_name = camel(f.name)
+            prop = self.ref(hints[f.name])
+            url = ANY_FIELDS.get((name, json_name))
+            if url:
+                prop = {
+                    "allOf": [
+                        prop,
+                        {"type": "object", "properties": {"@type": {"const": url}}},
+                    ]
+                }
+            if json_name in OUTPUT_ONLY.get(name, ()):
+                prop = {**prop, "readOnly": True}
+            properties[json_name] = prop
+        if properties:
+            schema["properties"] = properties
+
+    def enum(self, cls: type[enum.IntEnum]) -> None:
+        if cls.__name__ in self.schemas:
+            return
+        members = list(cls)
+        self.schemas[cls.__name__] = {
+            "description": (cls.__doc__ or cls.__name__).strip()
+            + f" Names by default; integers with {ENUM_INTS} (either is accepted on input).",
+            "anyOf": [
+                {"type": "string", "enum": [m.name for m in members]},
+                {"type": "integer", "enum": [int(m) for m in members]},
+            ],
+        }
+
+
+def _components(extra: dict[str, Any]) -> dict[str, Any]:
+    collected = _Schemas()
+    for cls in (
+        Session,
+        SessionTemplate,
+        Operation,
+        ListSessionsResponse,
+        ListSessionTemplatesResponse,
+        ListOperationsResponse,
+    ):
+        collected.message(cls)
+    schemas = dict(collected.schemas)
+    schemas["TerminateSessionRequest"] = {
+        "type": "object",
+        "properties": {"requestId": QUERY_PARAMETERS["requestId"]["schema"]},
+    }
+    schemas["Empty"] = {"type": "object", "maxProperties": 0}
+    schemas["StatusEnvelope"] = {
+        "type": "object",
+        "description": "Every error: the google.rpc.Status HTTP envelope.",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message", "status"],
+                "properties": {
+                    "code": {"type": "integer", "description": "The HTTP status code."},
+                    "message": {"type": "string"},
+                    "status": {"type": "string", "enum": [c.name for c in Code if c != Code.OK]},
+                    "details": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {"@type": {"type": "string"}},
+                        },
+                    },
+                },
+            }
+        },
+    }
+    schemas.update(extra)
+    parameters: dict[str, Any] = {}
+    for key, p in QUERY_PARAMETERS.items():
+        rest = {k: v for k, v in p.items() if k != "name"}
+        parameters[key] = {"name": p.get("name", key), "in": "query", **rest}
+    for item in ("project", "location", *ITEM_PARAMETER.values()):
+        parameters[item] = {
+            "name": item,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string"},
+        }
+    return {
+        "schemas": dict(sorted(schemas.items())),
+        "parameters": parameters,
+        "responses": {
+            "Error": {
+                "description": "An error, in the google.rpc.Status envelope.",
+                "content": {"application/json": {"schema": {"$ref": REF + "StatusEnvelope"}}},
+            }
+        },
+    }
+
+
+# --- paths -------------------------------------------------------------------------------
+
+
+def emulator_table() -> list[tuple[str, str, str, int, str, str]]:
+    """Every API route the emulator dispatches, read from ``ApiHandler``'s own routing
+    table: (method, parent kind, collection, path segments, verb, route name)."""
+    from ..emulator.app import ApiHandler
+
+    # The table's entries are closures over the handler; building it calls none of them.
+    stub = types.SimpleNamespace(service=None, _query=None)
+    rows = []
+    for collection, kinds in ApiHandler.COLLECTIONS.items():
+        table = ApiHandler._methods(cast(Any, stub), collection, "", "")
+        for kind in kinds:
+            for (method, segments, verb), (name, _) in table.items():
+                rows.append((method, kind, collection, segments, verb, name))
+    return sorted(rows)
+
+
+def template_of(kind: str, collection: str, segments: int, verb: str) -> str:
+    """``/v1/projects/{project}/KIND/{location}/COLLECTION[/{item}][:verb]``."""
+    path = f"/v1/projects/{{project}}/{kind}/{{location}}/{collection}"
+    if segments == 6:
+        path += f"/{{{ITEM_PARAMETER[collection]}}}"
+    return path + (f":{verb}" if verb else "")
+
+
+def _operation(route: Route, op_id: str, tag: str, params: list[str], note: str = "") -> Any:
+    parameters = [{"$ref": f"#/components/parameters/{p}"} for p in params]
+    for q in (*route.query, "alt"):
+        ref: dict[str, Any] = {"$ref": f"#/components/parameters/{q.rstrip('!')}"}
+        if q.endswith("!"):
+            # A required query parameter: the component says it is optional.
+            base = QUERY_PARAMETERS[q.rstrip("!")]
+            ref = {"name": q.rstrip("!"), "in": "query", "required": True, **base}
+        parameters.append(ref)
+    out: dict[str, Any] = {
+        "operationId": op_id,
+        "summary": route.summary,
+        "tags": [tag],
+        "parameters": parameters,
+    }
+    if note:
+        out["description"] = note.strip()
+    if route.body:
+        out["requestBody"] = {
+            "required": route.body != "TerminateSessionRequest",
+            "content": {"application/json": {"schema": {"$ref": REF + route.body}}},
+        }
+    out["responses"] = {
+        "200": {
+            "description": "OK",
+            "content": {"application/json": {"schema": {"$ref": REF + route.response}}},
+        },
+        "default": {"$ref": "#/components/responses/Error"},
+    }
+    return out
+
+
+def _api_paths(prefix: str, keep: Any, note: str = "") -> dict[str, dict[str, Any]]:
+    paths: dict[str, dict[str, Any]] = {}
+    for method, kind, collection, segments, verb, name in emulator_table():
+        template = template_of(kind, collection, segments, verb)
+        if not keep(template, method):
+            continue
+        route = ROUTES.get(name)
+        if route is None:
+            raise KeyError(f"the emulator routes {name!r}; describe it in openapi/generate.py")
+        params = ["project", "location"] + ([ITEM_PARAMETER[collection]] if segments == 6 else [])
+        op_id = f"projects.{kind}.{name}"
+        paths.setdefault(prefix + template, {})[method.lower()] = _operation(
+            route, op_id, collection, params, note
+        )
+    return paths
+
+
+def _json_get(op_id: str, summary: str, schema: Any, **extra: Any) -> dict[str, Any]:
+    return {
+        "get": {
+            "operationId": op_id,
+            "summary": summary,
+            "responses": {
+                "200": {"description": "OK", "content": {"application/json": {"schema": schema}}},
+                "default": {"$ref": "#/components/responses/Error"},
+            },
+            **extra,
+        }
+    }
+
+
+def build_emulator() -> dict[str, Any]:
+    """The emulator's document: its v1 routes, the document itself, health and stats."""
+    from ..emulator.app import ApiHandler
+
+    paths = _api_paths("", lambda template, method: True)
+    paths[ApiHandler.OPENAPI_PATH] = _json_get(
+        "openapi.get", "This OpenAPI document", {"type": "object"}
+    )
+    local = {
+        "/healthz": ("healthz.get", "Liveness: status, pid, runtime kind, version"),
+        "/emulator/stats": ("stats.get", "Request counts by method since start"),
+    }
+    if set(local) != set(ApiHandler.LOCAL_PATHS):
+        raise KeyError(f"describe the emulator's local paths {ApiHandler.LOCAL_PATHS}")
+    for path, (op_id, summary) in local.items():
+        paths[path] = _json_get(op_id, summary, {"type": "object"}, security=[])
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "jupyter-sessions emulator: Dataproc v1 Sessions API",
+            "version": API_VERSION,
+            "description": "The local, Dataproc-compatible Sessions API "
+            "(`jupyter-sessions emulator`). Without --require-token it needs no credentials; "
+            "with it, every v1 call needs `Authorization: Bearer TOKEN`.",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{}, {"bearerToken": []}],
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            **_components({}),
+            "securitySchemes": {"bearerToken": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+def handler_methods(handler: type) -> list[str]:
+    """The HTTP methods a tornado handler class implements itself."""
+    from tornado.web import RequestHandler
+
+    return [
+        m.upper()
+        for m in ("get", "post", "delete", "patch", "put")
+        if getattr(handler, m) is not getattr(RequestHandler, m)
+    ]
+
+
+def extension_routes() -> list[tuple[str, type]]:
+    """The extension's tornado routes, from its own ``initialize_handlers``."""
+    from ..server.app import SessionsExtensionApp
+
+    app = SessionsExtensionApp()
+    app.initialize_handlers()
+    return [(str(pattern), handler) for pattern, handler, *_ in app.handlers]
+
+
+PROXY_PATTERN = "/jupyter-sessions/v1/(.*)"
+SAMPLE_VALUES = {"project": "p", "location": "l", "session": "s"}
+SAMPLE_VALUES.update(sessionTemplate="t", operation="o")
+
+
+def sample_path(template: str) -> str:
+    """A template with every {parameter} filled in (for the allow-list)."""
+    out = template
+    for key, value in SAMPLE_VALUES.items():
+        out = out.replace("{" + key + "}", value)
+    return out
+
+
+def build_extension() -> dict[str, Any]:
+    """The extension's document: config, events, this document, and the proxied v1 routes
+    (those the allow-list passes, with the methods the proxy handler forwards)."""
+    from ..server.handlers import allowed_path
+
+    fixed: dict[str, dict[str, Any]] = {
+        "/jupyter-sessions/config": _json_get(
+            "config.get",
+            "The backend the extension talks to, and the default project and location",
+            {"$ref": REF + "ExtensionConfig"},
+        ),
+        "/jupyter-sessions/openapi.json": _json_get(
+            "openapi.get", "This OpenAPI document", {"type": "object"}
+        ),
+        "/jupyter-sessions/events": {
+            "get": {
+                "operationId": "events.get",
+                "summary": "Server-Sent Events of one project and location",
+                "description": "A `snapshot` event first (all sessions), then `session` (a new "
+                "or changed session), `removed` ({name}), `status` ({reachable, lastPoll, "
+                "message}) and `heartbeat` events.",
+                "parameters": [
+                    {
+                        "name": "parent",
+                        "in": "query",
+                        "description": "projects/P/locations/L (default: the configured one)",
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "An endless text/event-stream",
+                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                    },
+                    "default": {"$ref": "#/components/responses/Error"},
+                },
+            }
+        },
+    }
+    paths: dict[str, dict[str, Any]] = {}
+    for pattern, handler in extension_routes():
+        methods = handler_methods(handler)
+        if pattern == PROXY_PATTERN:
+            prefix = PROXY_PATTERN.split("/v1/")[0]
+            proxied = _api_paths(
+                prefix,
+                lambda t, m, methods=methods: (
+                    m in methods and allowed_path(sample_path(t)[len("/v1/") :]) is not None
+                ),
+                PROXY_NOTE,
+            )
+            paths.update(proxied)
+            continue
+        if pattern not in fixed:
+            raise KeyError(f"the extension routes {pattern!r}; describe it in openapi/generate.py")
+        documented = [m.upper() for m in fixed[pattern]]
+        if documented != methods:
+            raise KeyError(f"{pattern}: the handler has {methods}, the document {documented}")
+        paths[pattern] = fixed[pattern]
+    config_schema = {
+        "type": "object",
+        "properties": {
+            key: {"type": "string"}
+            for key in ("backend", "endpoint", "project", "location", "parent", "user", "version")
+        },
+    }
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "jupyter-sessions server extension",
+            "version": API_VERSION,
+            "description": "Routes of the Jupyter server extension, under the server's base "
+            "URL. The Sessions API paths are those of the Dataproc v1 API under "
+            "`jupyter-sessions/v1/`; nothing else is forwarded.",
+        },
+        "servers": [{"url": "/", "description": "The Jupyter server's base URL"}],
+        "security": [{"jupyterToken": []}],
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            **_components({"ExtensionConfig": config_schema}),
+            "securitySchemes": {
+                "jupyterToken": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "Authorization",
+                    "description": "`token <TOKEN>`, or Jupyter's login cookie (then writes "
+                    "need the X-XSRFToken header).",
+                }
+            },
+        },
+    }
+
+
+def build(kind: SpecKind) -> dict[str, Any]:
+    return build_emulator() if kind == "emulator" else build_extension()
+
+
+def render(kind: SpecKind) -> str:
+    """The document as it is shipped (stable key order, one trailing newline)."""
+    import json
+
+    return json.dumps(build(kind), indent=1) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m jupyter_sessions.openapi")
+    parser.add_argument("--check", action="store_true", help="fail if a file is out of date")
+    args = parser.parse_args(argv)
+    stale = []
+    for kind in SPEC_KINDS:
+        path = spec_path(kind)
+        text = render(kind)
+        current = path.read_text(encoding="utf-8") if path.exists() else ""
+        if current == text:
+            continue
+        stale.append(path.name)
+        if not args.check:
+            path.write_text(text, encoding="utf-8")
+    if args.check and stale:
+        print(f"out of date: {', '.join(stale)} (run python -m jupyter_sessions.openapi)")
+        return 1
+    print(("rewrote " if stale else "up to date: ") + ", ".join(stale or SPEC_KINDS))
+    return 0

@@ -1,0 +1,307 @@
+"""HTML fragments of the sessions panel, rendered from the pure core.
+
+Everything that comes from the API is escaped; only http(s) endpoints become links.
+CSS classes are prefixed ``jp-sessions-`` and colours come from JupyterLab's theme
+variables (with fallbacks), so the panel reads well in light and dark themes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from html import escape
+from urllib.parse import urlsplit
+
+from .api.codec import format_duration
+from .api.durations import format_human_duration
+from .api.model import Session, State
+from .panel_state import (
+    STATE_CLASSES,
+    RowView,
+    StatusView,
+    format_elapsed,
+    format_time,
+    usage_text,
+    user_labels,
+)
+
+# Width of the id column (the row's select button) in pixels; the header matches it.
+ID_COLUMN_PX = 190
+MAX_LABEL_CHIPS = 3
+
+CSS = """
+<style>
+.jp-sessions-panel { font-size: var(--jp-ui-font-size1, 13px); }
+.jp-sessions-title { font-weight: 600; }
+.jp-sessions-parent { color: var(--jp-ui-font-color2, #616161); font-weight: normal; }
+.jp-sessions-status { display: inline-flex; align-items: center; gap: 6px; padding: 1px 8px;
+  border-radius: 10px; border: 1px solid var(--jp-border-color2, #ccc); }
+.jp-sessions-status-dot { width: 8px; height: 8px; border-radius: 50%;
+  background: var(--jp-ui-font-color3, #999); }
+.jp-sessions-status-live .jp-sessions-status-dot,
+.jp-sessions-status-recovered .jp-sessions-status-dot {
+  background: var(--jp-success-color1, #388e3c); }
+.jp-sessions-status-recovered { border-color: var(--jp-success-color1, #388e3c); }
+.jp-sessions-status-unreachable { border-color: var(--jp-error-color1, #d32f2f);
+  color: var(--jp-error-color1, #d32f2f); }
+.jp-sessions-status-unreachable .jp-sessions-status-dot {
+  background: var(--jp-error-color1, #d32f2f); }
+.jp-sessions-status-reconnecting { border-color: var(--jp-warn-color1, #f57c00);
+  color: var(--jp-warn-color1, #f57c00); }
+.jp-sessions-status-reconnecting .jp-sessions-status-dot {
+  background: var(--jp-warn-color1, #f57c00); }
+.jp-sessions-grid { display: grid; align-items: center; column-gap: 8px;
+  grid-template-columns: 128px 64px 72px minmax(110px, 1.2fr) minmax(90px, 1fr) 120px 72px; }
+.jp-sessions-grid > span { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.jp-sessions-header { font-weight: 600; color: var(--jp-ui-font-color2, #616161);
+  border-bottom: 1px solid var(--jp-border-color2, #ccc); padding: 2px 0; }
+.jp-sessions-header-id { display: inline-block; width: __IDW__px; }
+.jp-sessions-row { border-bottom: 1px solid var(--jp-border-color3, #eee); }
+.jp-sessions-row-select button, .jp-sessions-row-select { text-align: left; }
+.jp-sessions-row-selected { background: var(--jp-layout-color2, #eef); }
+.jp-sessions-badge { display: inline-flex; align-items: center; gap: 4px; padding: 0 7px;
+  border-radius: 9px; font-size: 0.9em; font-weight: 600; color: #fff; line-height: 18px; }
+.jp-sessions-state-creating { background: #1976d2; }
+.jp-sessions-state-active { background: #2e7d32; }
+.jp-sessions-state-terminating { background: #ef6c00; }
+.jp-sessions-state-terminated { background: #757575; }
+.jp-sessions-state-failed { background: #c62828; }
+.jp-sessions-state-unknown { background: #9e9e9e; }
+.jp-sessions-spinner { width: 9px; height: 9px; border: 2px solid rgba(255,255,255,0.45);
+  border-top-color: #fff; border-radius: 50%; animation: jp-sessions-spin 0.8s linear infinite; }
+@keyframes jp-sessions-spin { to { transform: rotate(360deg); } }
+.jp-sessions-label { display: inline-block; padding: 0 5px; margin-right: 3px; border-radius: 3px;
+  background: var(--jp-layout-color3, #e0e0e0); font-size: 0.9em; }
+.jp-sessions-mine { font-weight: 600; }
+.jp-sessions-muted { color: var(--jp-ui-font-color3, #999); }
+.jp-sessions-empty { color: var(--jp-ui-font-color2, #616161); padding: 8px 0; }
+.jp-sessions-details { border: 1px solid var(--jp-border-color2, #ccc); border-radius: 4px;
+  padding: 6px 10px; margin-top: 6px; }
+.jp-sessions-details h4 { margin: 4px 0; }
+.jp-sessions-details table { border-collapse: collapse; }
+.jp-sessions-details td, .jp-sessions-details th { padding: 1px 8px 1px 0; text-align: left;
+  vertical-align: top; }
+.jp-sessions-timeline { list-style: none; padding-left: 0; margin: 2px 0; }
+.jp-sessions-timeline li { margin: 2px 0; }
+.jp-sessions-failure { border-left: 3px solid var(--jp-error-color1, #d32f2f); padding: 4px 8px;
+  background: var(--jp-error-color3, #fde8e8); margin: 4px 0; white-space: pre-wrap; }
+.jp-sessions-field-error { color: var(--jp-error-color1, #d32f2f); font-size: 0.9em;
+  margin: -2px 0 4px 0; }
+.jp-sessions-message-ok { color: var(--jp-success-color1, #388e3c); }
+.jp-sessions-message-error { color: var(--jp-error-color1, #d32f2f); }
+.jp-sessions-message-busy { color: var(--jp-ui-font-color1, #222); }
+</style>
+""".replace("__IDW__", str(ID_COLUMN_PX))
+
+COLUMNS = ("State", "Age", "In state", "Creator", "Labels", "Usage", "Idle TTL")
+
+
+def e(value: object) -> str:
+    """Escape for HTML text and attribute values."""
+    return escape(str(value), quote=True)
+
+
+def badge(state: State) -> str:
+    cls = STATE_CLASSES.get(state, "unknown")
+    spinner = '<span class="jp-sessions-spinner"></span>' if state.is_transition else ""
+    return (
+        f'<span class="jp-sessions-badge jp-sessions-state-{cls}" title="{e(state.name)}">'
+        f"{spinner}{e(state.name)}</span>"
+    )
+
+
+def header_html() -> str:
+    cells = "".join(f"<span>{e(c)}</span>" for c in COLUMNS)
+    return (
+        '<div style="display:flex;align-items:center">'
+        '<span class="jp-sessions-header-id">Session</span>'
+        f'<div class="jp-sessions-grid" style="flex:1">{cells}</div></div>'
+    )
+
+
+def labels_html(labels: tuple[tuple[str, str], ...] | list[tuple[str, str]]) -> str:
+    chips = [
+        f'<span class="jp-sessions-label">{e(k)}{"=" + e(v) if v else ""}</span>'
+        for k, v in labels[:MAX_LABEL_CHIPS]
+    ]
+    if len(labels) > MAX_LABEL_CHIPS:
+        chips.append(f'<span class="jp-sessions-muted">+{len(labels) - MAX_LABEL_CHIPS}</span>')
+    return "".join(chips)
+
+
+def row_cells_html(view: RowView) -> str:
+    """The cells of one row after its id (the id is the row's select button)."""
+    all_labels = ", ".join(f"{k}={v}" if v else k for k, v in view.labels)
+    state_title = f"Since {view.state_since}" + (
+        f": {view.state_message}" if view.state_message else ""
+    )
+    creator_cls = ' class="jp-sessions-mine"' if view.mine else ""
+    creator_title = view.creator + (" (you)" if view.mine else "")
+    cells = [
+        f'<span title="{e(state_title)}">{badge(view.state)}</span>',
+        f'<span title="Created {e(view.created)}">{e(view.age)}</span>',
+        f'<span title="{e(state_title)}">{e(view.in_state)}</span>',
+        f'<span{creator_cls} title="{e(creator_title)}">{e(view.creator)}</span>',
+        f'<span title="{e(all_labels)}">{labels_html(view.labels)}</span>',
+        f'<span title="{e(view.usage_title)}">{e(view.usage)}</span>',
+        f'<span title="{e(view.idle_title)}">{e(view.idle)}</span>',
+    ]
+    return f'<div class="jp-sessions-grid" data-session="{e(view.name)}">{"".join(cells)}</div>'
+
+
+def status_html(view: StatusView) -> str:
+    return (
+        f'<span class="jp-sessions-status jp-sessions-status-{e(view.kind)}" '
+        f'title="{e(view.title)}"><span class="jp-sessions-status-dot"></span>'
+        f"{e(view.text)}</span>"
+    )
+
+
+def title_html(parent: str, backend: str = "") -> str:
+    where = f" · {backend}" if backend else ""
+    return (
+        f'<span class="jp-sessions-title">Sessions</span> '
+        f'<span class="jp-sessions-parent">{e(parent)}{e(where)}</span>'
+    )
+
+
+def empty_html(synced: bool, filtered: bool) -> str:
+    if not synced:
+        text = "Loading sessions…"
+    elif filtered:
+        text = "No session matches the filter."
+    else:
+        text = "No sessions yet: create one with “New session”."
+    return f'<div class="jp-sessions-empty">{e(text)}</div>'
+
+
+def message_html(kind: str, text: str) -> str:
+    """The panel's one-line outcome: kind is ok, error or busy."""
+    if not text:
+        return ""
+    return f'<div class="jp-sessions-message jp-sessions-message-{e(kind)}">{e(text)}</div>'
+
+
+def field_error_html(message: str | None) -> str:
+    return f'<div class="jp-sessions-field-error">{e(message)}</div>' if message else ""
+
+
+def _link(url: str) -> str:
+    scheme = urlsplit(url).scheme.lower()
+    if scheme in ("http", "https"):
+        return f'<a href="{e(url)}" target="_blank" rel="noopener noreferrer">{e(url)}</a>'
+    return f"<code>{e(url)}</code>"
+
+
+def _table(rows: list[tuple[str, str]]) -> str:
+    """Rows of (escaped label, already-safe HTML value)."""
+    body = "".join(f"<tr><th>{label}</th><td>{value}</td></tr>" for label, value in rows)
+    return f"<table>{body}</table>"
+
+
+def timeline_html(session: Session, now: datetime) -> str:
+    """Every state the session went through, with when and for how long."""
+    steps = [(h.state, h.state_start_time, h.state_message) for h in session.state_history]
+    steps.append((session.state, session.state_time, session.state_message))
+    items = []
+    for i, (state, start, message) in enumerate(steps):
+        end = steps[i + 1][1] if i + 1 < len(steps) else None
+        current = i == len(steps) - 1
+        if start is not None and (end is not None or current):
+            stop = end if end is not None else now
+            span = format_elapsed((stop - start).total_seconds())
+            took = f" for {span}" + (" so far" if current and not state.is_final else "")
+        else:
+            took = ""
+        if current and state.is_final:
+            took = ""
+        note = f' <span class="jp-sessions-muted">{e(message)}</span>' if message else ""
+        items.append(f"<li>{badge(state)} {e(format_time(start))}{e(took)}{note}</li>")
+    return f'<ol class="jp-sessions-timeline">{"".join(items)}</ol>'
+
+
+def details_html(session: Session, now: datetime) -> str:
+    """The selected session: failure, timeline, endpoints, configuration."""
+    parts = [f"<h4>{e(session.session_id)} {badge(session.state)}</h4>"]
+    if session.state == State.FAILED and session.state_message:
+        parts.append(f'<div class="jp-sessions-failure">{e(session.state_message)}</div>')
+    elif session.state_message:
+        parts.append(f'<div class="jp-sessions-muted">{e(session.state_message)}</div>')
+
+    parts.append("<b>State history</b>")
+    parts.append(timeline_html(session, now))
+
+    info = session.runtime_info
+    endpoints = sorted((info.endpoints if info else {}).items())
+    links: list[tuple[str, str]] = [(e(k), _link(v)) for k, v in endpoints]
+    if info and info.output_uri:
+        links.append(("Output", _link(info.output_uri)))
+    if info and info.diagnostic_output_uri:
+        links.append(("Diagnostics", _link(info.diagnostic_output_uri)))
+    parts.append("<b>Endpoints</b>")
+    parts.append(_table(links) if links else '<div class="jp-sessions-muted">None reported</div>')
+
+    config: list[tuple[str, str]] = [("Name", f"<code>{e(session.name)}</code>")]
+    if session.uuid:
+        config.append(("UUID", f"<code>{e(session.uuid)}</code>"))
+    config.append(("Created", e(format_time(session.create_time))))
+    config.append(("Creator", e(session.creator or "-")))
+    if session.user:
+        config.append(("User", e(session.user)))
+    if session.spark_connect_session is not None:
+        config.append(("Type", "Spark Connect"))
+    elif session.jupyter_session is not None:
+        kernel = session.jupyter_session.kernel
+        config.append(("Kernel", e(kernel.name.title() if kernel.value else "default")))
+    if session.session_template:
+        config.append(("Template", f"<code>{e(session.session_template)}</code>"))
+    rc = session.runtime_config
+    if rc and rc.version:
+        config.append(("Runtime version", e(rc.version)))
+    if rc and rc.container_image:
+        config.append(("Container image", f"<code>{e(rc.container_image)}</code>"))
+    env = session.environment_config
+    ec = env.execution_config if env else None
+    if ec:
+        for label, value in (("TTL", ec.ttl), ("Idle TTL", ec.idle_ttl)):
+            if value is not None:
+                config.append(
+                    (label, f"{e(format_human_duration(value))} ({e(format_duration(value))})")
+                )
+        for label, text in (
+            ("Service account", ec.service_account),
+            ("Network", ec.network_uri),
+            ("Subnetwork", ec.subnetwork_uri),
+            ("Staging bucket", ec.staging_bucket),
+            ("KMS key", ec.kms_key),
+        ):
+            if text:
+                config.append((label, e(text)))
+    usage, usage_title = usage_text(session)
+    config.append(("Usage", f'<span title="{e(usage_title)}">{e(usage)}</span>'))
+    mine = user_labels(session.labels)
+    system = sorted((k, v) for k, v in session.labels.items() if (k, v) not in mine)
+    if mine:
+        config.append(("Labels", labels_html(mine)))
+    if system:
+        config.append(
+            (
+                "System labels",
+                '<span class="jp-sessions-muted">'
+                + ", ".join(f"{e(k)}={e(v)}" for k, v in system)
+                + "</span>",
+            )
+        )
+    parts.append("<b>Configuration</b>")
+    parts.append(_table(config))
+    if rc and rc.properties:
+        props = [(e(k), f"<code>{e(v)}</code>") for k, v in sorted(rc.properties.items())]
+        parts.append(f"<details><summary><b>Properties</b> ({len(props)})</summary>")
+        parts.append(_table(props) + "</details>")
+    return f'<div class="jp-sessions-details">{"".join(parts)}</div>'
+
+
+def gone_html(session_id: str) -> str:
+    return (
+        f'<div class="jp-sessions-details jp-sessions-muted">Session {e(session_id)} '
+        "no longer exists.</div>"
+    )

@@ -1,0 +1,150 @@
+"""``%%session`` seen from a frontend: a real kernel (started like a notebook's) runs the
+magics against a real Jupyter server whose emulator runs a real kernel per session. The
+IOPub messages are timestamped, so streaming and interrupts are measured, not assumed."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from queue import Empty
+from typing import Any
+
+import pytest
+from jupyter_client.blocking import BlockingKernelClient
+from jupyter_client.manager import KernelManager
+
+from ..support import PARENT, JupyterServerProcess
+from .conftest import kernel_env
+
+API = "jupyter-sessions/v1/"
+
+
+class Frontend:
+    """A kernel and a client, as a notebook frontend has them."""
+
+    def __init__(self, km: KernelManager, kc: BlockingKernelClient) -> None:
+        self.km = km
+        self.kc = kc
+
+    def run(
+        self, code: str, timeout: float = 60.0, on_stream: Any = None
+    ) -> tuple[dict[str, Any], list[tuple[float, dict[str, Any]]]]:
+        """Execute ``code``; return the execute_reply and the request's IOPub messages,
+        each with the monotonic time it arrived."""
+        msg_id = self.kc.execute(code)
+        seen: list[tuple[float, dict[str, Any]]] = []
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no idle after {timeout}s; got {seen}")
+            try:
+                msg = self.kc.get_iopub_msg(timeout=min(remaining, 1.0))
+            except Empty:
+                continue
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            seen.append((time.monotonic(), msg))
+            if on_stream is not None and msg["msg_type"] == "stream":
+                on_stream(msg["content"]["text"])
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                break
+        reply = self.kc.get_shell_msg(timeout=10)
+        assert reply["parent_header"]["msg_id"] == msg_id
+        return reply["content"], seen
+
+
+def streams(seen: list[tuple[float, dict[str, Any]]]) -> list[tuple[float, str]]:
+    return [(t, m["content"]["text"]) for t, m in seen if m["msg_type"] == "stream"]
+
+
+@pytest.fixture(scope="module")
+def frontend(
+    kernel_server: JupyterServerProcess, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Frontend]:
+    tmp = tmp_path_factory.mktemp("frontend")
+    km = KernelManager(kernel_name="python3")
+    km.start_kernel(env=kernel_env(kernel_server, Path(tmp)), cwd=str(tmp))
+    kc = km.client()
+    kc.start_channels()
+    kc.wait_for_ready(timeout=60)
+    fe = Frontend(km, kc)
+    reply, _ = fe.run("%load_ext jupyter_sessions\n%session create remote-demo", timeout=120)
+    assert reply["status"] == "ok", reply
+    yield fe
+    kc.stop_channels()
+    km.shutdown_kernel(now=False)
+
+
+def test_output_streams_while_the_cell_runs(frontend: Frontend) -> None:
+    """Given a remote cell that prints, sleeps 1 s and prints, when it runs, then the first
+    line reaches the frontend about a second before the second and before the cell ends."""
+    start = time.monotonic()
+    reply, seen = frontend.run(
+        "%%session\nimport time\nprint('first', flush=True)\ntime.sleep(1)\nprint('second')"
+    )
+    assert reply["status"] == "ok", reply
+    got = streams(seen)
+    assert [text for _, text in got] == ["first\n", "second\n"]
+    (t_first, _), (t_second, _) = got
+    idle = seen[-1][0]
+    assert t_second - t_first >= 0.8, got
+    assert idle - t_first >= 0.8, "the first line arrived only at the end of the cell"
+    assert t_first - start < 1.0
+
+
+def test_interrupt_reaches_the_session_kernel(frontend: Frontend) -> None:
+    """Given a remote cell sleeping for a minute, when the frontend interrupts the local
+    kernel, then the remote code is interrupted within seconds, the cell fails with the
+    remote KeyboardInterrupt, and the session kernel keeps its state."""
+    reply, _ = frontend.run("%%session\nkept = 'state survives'")
+    assert reply["status"] == "ok"
+    interrupted_at: list[float] = []
+
+    def interrupt_on_start(text: str) -> None:
+        if "sleeping" in text and not interrupted_at:
+            interrupted_at.append(time.monotonic())
+            frontend.km.interrupt_kernel()
+
+    reply, seen = frontend.run(
+        "%%session\nimport time\nprint('sleeping', flush=True)\ntime.sleep(60)\nprint('no')",
+        timeout=30,
+        on_stream=interrupt_on_start,
+    )
+    assert interrupted_at, "the cell never started"
+    assert reply["status"] == "error" and reply["ename"] == "KeyboardInterrupt", reply
+    assert seen[-1][0] - interrupted_at[0] < 10
+    assert "no\n" not in [text for _, text in streams(seen)]
+    reply, seen = frontend.run("%%session\nprint(kept)")
+    assert reply["status"] == "ok"
+    assert [text for _, text in streams(seen)] == ["state survives\n"]
+
+
+def test_cell_timeout_interrupts_the_remote_code(frontend: Frontend) -> None:
+    """Given %%session --timeout 1s on a cell that sleeps, when it runs, then it is
+    interrupted after about a second with a one-line error."""
+    start = time.monotonic()
+    reply, _ = frontend.run("%%session --timeout 1s\nimport time\ntime.sleep(30)")
+    assert reply["status"] == "error" and reply["ename"] == "SessionError", reply
+    assert "longer than its 1s timeout" in reply["evalue"]
+    assert time.monotonic() - start < 10
+
+
+def test_a_dying_session_kernel_fails_the_cell(
+    frontend: Frontend, kernel_server: JupyterServerProcess
+) -> None:
+    """Given a remote cell that kills its own kernel, when it runs, then the cell fails with
+    the session's new state (bounded by the liveness check) instead of hanging."""
+    reply, _ = frontend.run("%session create doomed-demo --keep", timeout=60)
+    assert reply["status"] == "ok", reply
+    start = time.monotonic()
+    reply, _ = frontend.run(
+        "%%session doomed-demo\nimport os, signal\nos.kill(os.getpid(), signal.SIGKILL)",
+        timeout=40,
+    )
+    assert reply["status"] == "error" and reply["ename"] == "SessionError", reply
+    assert "doomed-demo is FAILED" in reply["evalue"], reply["evalue"]
+    assert time.monotonic() - start < 20
+    with kernel_server.client() as api:
+        api.delete(f"{API}{PARENT}/sessions/doomed-demo")
