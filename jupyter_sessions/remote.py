@@ -278,7 +278,11 @@ class RemoteKernels:
         self._by_name: dict[str, RemoteKernel] = {}
 
     def get(self, session: Session) -> RemoteKernel:
-        path = connection_file(session)
+        try:
+            path = connection_file(session)
+        except SessionError:
+            self.forget(session.name)  # it ended: its kernel is gone
+            raise
         kernel = self._by_name.get(session.name)
         if kernel is not None and not kernel.matches(session, path):
             kernel.close()

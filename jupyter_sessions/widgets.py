@@ -263,6 +263,9 @@ class SessionsPanel(widgets.VBox):
     With ``start=False`` no thread runs until ``start()``.
     """
 
+    poll_interval = 5.0
+    """Seconds between listings when the client has no event stream (no extension)."""
+
     def __init__(
         self,
         client: SessionsClient | None = None,
@@ -471,7 +474,9 @@ class SessionsPanel(widgets.VBox):
                 headers=self.client._request_headers(),
             )
         else:  # a client straight to a Sessions API: no event stream there, so poll
-            self._feed = PollingFeed(self.client, self.parent, self._enqueue)
+            self._feed = PollingFeed(
+                self.client, self.parent, self._enqueue, interval=self.poll_interval
+            )
         self._updater = threading.Thread(
             target=self._update_loop, name=f"jupyter-sessions-panel-{self.number}", daemon=True
         )
@@ -538,6 +543,13 @@ class SessionsPanel(widgets.VBox):
     def delete(self, name_or_id: str) -> Action:
         """Delete a session now (no confirmation), waiting for the outcome in a thread."""
         return self._start_action("delete", self._name(name_or_id))
+
+    def apply_event(self, kind: str, data: dict[str, Any]) -> None:
+        """Apply one event as if it came from the live feed, and redraw."""
+        with self._lock:
+            if not self._closed:
+                self._apply(kind, data)
+                self._render()
 
     def render(self) -> None:
         """Redraw from the current state (the updater does this on every change)."""

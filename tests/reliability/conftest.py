@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from ..server.conftest import sessions_config
-from ..support import EmulatorProcess, JupyterServerProcess
+from ..support import EmulatorProcess, JupyterServerProcess, wait_for
 from .harness import FIGURES
 
 QUICK = ("--runtime", "simulated", "--ttl-floor", "1", "--tick", "0.2")
@@ -40,10 +40,24 @@ def start_stack(workdir: Path, *emulator_args: str, **config: Any) -> Stack:
         server = JupyterServerProcess(
             workdir / "server", config=sessions_config(backend=emu.url + "/", **config)
         ).start()
+        wait_listening(server)
     except BaseException:
         emu.stop()
         raise
     return Stack(emu, server, log)
+
+
+def wait_listening(server: JupyterServerProcess) -> None:
+    """The info file can appear a moment before the server accepts connections."""
+
+    def answers() -> bool:
+        try:
+            with server.client() as c:
+                return c.get("api/status").status_code == 200
+        except httpx.TransportError:
+            return False
+
+    wait_for(answers, 30, what="jupyter server answering")
 
 
 @pytest.fixture(scope="session")

@@ -272,9 +272,25 @@ def _nested(n: int, kind: str) -> bytes:
     return b'{"a":' * n + b"1" + b"}" * n
 
 
+VALID_BODIES = (
+    b"{}",
+    b'{"labels": {"team": "data"}}',
+    b'{"jupyterSession": {"kernel": "PYTHON", "displayName": "Fuzz"}}',
+    b'{"environmentConfig": {"executionConfig": {"ttl": "3600s", "idleTtl": "900s"}}}',
+    b'{"runtimeConfig": {"version": "2.2", "properties": {"spark:x": "1"}}}',
+    b'{"requestId": "fz-terminate-1"}',
+)
+
+
 def bodies(schemas: SchemaStrategies, schema: dict[str, Any] | None) -> st.SearchStrategy[Any]:
     """Request bodies: valid-shaped for ``schema`` most of the time, else hostile."""
-    shaped = schemas.of(schema).map(lambda v: json.dumps(v).encode()) if schema else st.nothing()
+    if schema:
+        shaped = st.one_of(
+            schemas.of(schema).map(lambda v: json.dumps(v).encode()),
+            st.sampled_from(VALID_BODIES),
+        )
+    else:
+        shaped = st.nothing()
     wrong_types = st.dictionaries(
         st.sampled_from(
             [
@@ -357,6 +373,8 @@ def requests(
         for path, item in spec["paths"].items()
         if path not in exclude
         for method, op in item.items()
+        # Session routes three times over: they drive the state machine.
+        for _ in range(3 if "/sessions" in path else 1)
     ]
 
     @st.composite
