@@ -57,7 +57,16 @@ test: lint test-ts test-python
 stress: setup
 	$(BIN)/python -m pytest -q -m stress -p no:randomly
 
-bench: setup
+## sparkmagic (for the import-time comparison) lives in its own environment: it needs
+## Kerberos headers to build and brings pandas and notebook along.
+.bench/venv/.installed: pyproject.toml
+	@if [ "$$(id -u)" = 0 ] && ! dpkg -s libkrb5-dev >/dev/null 2>&1; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libkrb5-dev >/dev/null; fi
+	test -x .bench/venv/bin/python || $(PYTHON) -m venv .bench/venv
+	.bench/venv/bin/python -m pip install --quiet -e . sparkmagic || echo "sparkmagic could not be installed: its row will say so"
+	touch $@
+
+bench: setup .bench/venv/.installed
 	$(BIN)/python -m bench
 
 clean:

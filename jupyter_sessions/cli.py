@@ -16,7 +16,6 @@ from .commands import (
     build_subparsers,
     describe_error,
     generate_session_id,
-    list_filter,
     session_body,
 )
 
@@ -165,22 +164,14 @@ class _Progress:
 
 
 def _cmd_list(client: SessionsClient, args: argparse.Namespace) -> int:
-    from itertools import islice
-
+    from .commands import list_sessions
     from .render import SessionList
 
-    limit = None if args.all else args.limit
-    page_size = 1000 if limit is None else min(limit + 1, 1000)
-    found = client.list_sessions(
-        list_filter(args.state, args.label, args.filter), page_size=page_size
-    )
-    items = list(found) if limit is None else list(islice(found, limit + 1))
-    truncated = limit is not None and len(items) > limit
-    shown = items[:limit] if limit is not None else items
+    sessions, truncated = list_sessions(client, args)
     if args.json:
-        _print_json({"sessions": [s.to_json() for s in shown], "truncated": truncated})
+        _print_json({"sessions": [s.to_json() for s in sessions], "truncated": truncated})
     else:
-        print(SessionList(shown, parent=client.parent.path, truncated=truncated)._text())
+        print(SessionList(sessions, parent=client.parent.path, truncated=truncated)._text())
     return EXIT_OK
 
 
@@ -207,9 +198,7 @@ def _cmd_create(client: SessionsClient, args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         progress.close()
         _, outcome = terminate_when_possible(client, name)
-        print(
-            f"interrupted: {outcome}".replace("`%session ", "`jupyter-sessions "), file=sys.stderr
-        )
+        print(f"interrupted: {outcome}", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
         progress.close()

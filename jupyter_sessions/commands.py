@@ -395,6 +395,22 @@ def list_filter(
     return " AND ".join(parts) or None
 
 
+def list_sessions(client: SessionsClient, args: argparse.Namespace) -> tuple[list[Session], bool]:
+    """The sessions ``list`` shows (newest first) and whether more exist than shown."""
+    from itertools import islice
+
+    limit = None if args.all else args.limit
+    # One page holds what is shown, plus one row to tell whether more exist.
+    page_size = 1000 if limit is None else min(limit + 1, 1000)
+    found = client.list_sessions(
+        list_filter(args.state, args.label, args.filter), page_size=page_size
+    )
+    if limit is None:
+        return list(found), False
+    items = list(islice(found, limit + 1))
+    return items[:limit], len(items) > limit
+
+
 # --- connecting --------------------------------------------------------------------------------
 
 
@@ -418,7 +434,7 @@ def connect(
     try:
         config = fetch_server_config(url, token)
     except DiscoveryError:
-        api_root = _direct_api_root(url, token)
+        api_root = _direct_api_root(url)
         if api_root is None:
             raise
         return SessionsClient(
@@ -435,7 +451,7 @@ def connect(
     return client
 
 
-def _direct_api_root(url: str, token: str | None) -> str | None:
+def _direct_api_root(url: str) -> str | None:
     """``url`` itself when it is a Sessions API endpoint (the emulator answers /healthz)."""
     import httpx
 
@@ -468,14 +484,12 @@ _HINTS: dict[str, str] = {
 
 def describe_error(exc: ApiError, session_id: str = "") -> str:
     """One readable line for an API error: the server's message, its status, a hint."""
-    from .api.errors import DeadlineExceeded
-
     if is_unreachable(exc):
         return f"Cannot reach the sessions server: {exc.message}"
     status = exc.code.name
     line = f"{exc.message} ({status})"
     hint = _HINTS.get(status)
-    if hint and session_id and not isinstance(exc, DeadlineExceeded):
+    if hint and session_id:
         line += "; " + hint.format(id=session_id)
     return line
 

@@ -13,7 +13,6 @@ import argparse
 import inspect
 import shlex
 import sys
-from itertools import islice
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from IPython.core.error import UsageError
@@ -28,7 +27,7 @@ from .commands import (
     duration,
     generate_session_id,
     help_rows,
-    list_filter,
+    list_sessions,
     session_body,
     terminate_when_possible,
     wait_for_operation,
@@ -239,17 +238,10 @@ class SessionMagics(Magics):
     def _cmd_list(self, args: argparse.Namespace) -> Any:
         from .render import SessionList
 
-        client = self.client
-        limit = None if args.all else args.limit
-        page_size = 1000 if limit is None else min(limit + 1, 1000)
-        found = client.list_sessions(
-            list_filter(args.state, args.label, args.filter), page_size=page_size
-        )
-        items = list(found) if limit is None else list(islice(found, limit + 1))
-        truncated = limit is not None and len(items) > limit
+        sessions, truncated = list_sessions(self.client, args)
         return SessionList(
-            items[:limit] if limit is not None else items,
-            parent=client.parent.path,
+            sessions,
+            parent=self.client.parent.path,
             current=self.current or "",
             truncated=truncated,
         )

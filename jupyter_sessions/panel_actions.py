@@ -141,8 +141,8 @@ class ActionRunner:
             self._threads.append(thread)
         action.status = RUNNING
         action.message = f"{VERBS[action.kind]} {action.session_id}…"
+        self._notify(action)  # before the worker runs, so no outcome can come first
         thread.start()
-        self._notify(action)
         return action
 
     def _main(self, action: Action, work: Callable[[], None]) -> None:

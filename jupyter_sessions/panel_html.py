@@ -1,7 +1,8 @@
 """HTML fragments of the sessions panel, rendered from the pure core.
 
 Everything that comes from the API is escaped; only http(s) endpoints become links.
-CSS classes are prefixed ``jp-sessions-`` and colours come from JupyterLab's theme
+CSS classes are prefixed ``jp-sessions-live-``: the JupyterLab side panel owns the rest of
+``jp-sessions-``, and both stylesheets apply page-wide. Colours come from JupyterLab's theme
 variables (with fallbacks), so the panel reads well in light and dark themes.
 """
 
@@ -30,65 +31,69 @@ MAX_LABEL_CHIPS = 3
 
 CSS = """
 <style>
-.jp-sessions-panel { font-size: var(--jp-ui-font-size1, 13px); }
-.jp-sessions-title { font-weight: 600; }
-.jp-sessions-parent { color: var(--jp-ui-font-color2, #616161); font-weight: normal; }
-.jp-sessions-status { display: inline-flex; align-items: center; gap: 6px; padding: 1px 8px;
+.jp-sessions-live-panel { font-size: var(--jp-ui-font-size1, 13px); }
+.jp-sessions-live-title { font-weight: 600; }
+.jp-sessions-live-parent { color: var(--jp-ui-font-color2, #616161); font-weight: normal; }
+.jp-sessions-live-status { display: inline-flex; align-items: center; gap: 6px; padding: 1px 8px;
   border-radius: 10px; border: 1px solid var(--jp-border-color2, #ccc); }
-.jp-sessions-status-dot { width: 8px; height: 8px; border-radius: 50%;
+.jp-sessions-live-status-dot { width: 8px; height: 8px; border-radius: 50%;
   background: var(--jp-ui-font-color3, #999); }
-.jp-sessions-status-live .jp-sessions-status-dot,
-.jp-sessions-status-recovered .jp-sessions-status-dot {
+.jp-sessions-live-status-live .jp-sessions-live-status-dot,
+.jp-sessions-live-status-recovered .jp-sessions-live-status-dot {
   background: var(--jp-success-color1, #388e3c); }
-.jp-sessions-status-recovered { border-color: var(--jp-success-color1, #388e3c); }
-.jp-sessions-status-unreachable { border-color: var(--jp-error-color1, #d32f2f);
+.jp-sessions-live-status-recovered { border-color: var(--jp-success-color1, #388e3c); }
+.jp-sessions-live-status-unreachable { border-color: var(--jp-error-color1, #d32f2f);
   color: var(--jp-error-color1, #d32f2f); }
-.jp-sessions-status-unreachable .jp-sessions-status-dot {
+.jp-sessions-live-status-unreachable .jp-sessions-live-status-dot {
   background: var(--jp-error-color1, #d32f2f); }
-.jp-sessions-status-reconnecting { border-color: var(--jp-warn-color1, #f57c00);
+.jp-sessions-live-status-reconnecting { border-color: var(--jp-warn-color1, #f57c00);
   color: var(--jp-warn-color1, #f57c00); }
-.jp-sessions-status-reconnecting .jp-sessions-status-dot {
+.jp-sessions-live-status-reconnecting .jp-sessions-live-status-dot {
   background: var(--jp-warn-color1, #f57c00); }
-.jp-sessions-grid { display: grid; align-items: center; column-gap: 8px;
+.jp-sessions-live-grid { display: grid; align-items: center; column-gap: 8px;
   grid-template-columns: 128px 64px 72px minmax(110px, 1.2fr) minmax(90px, 1fr) 120px 72px; }
-.jp-sessions-grid > span { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
-.jp-sessions-header { font-weight: 600; color: var(--jp-ui-font-color2, #616161);
+.jp-sessions-live-grid > span { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.jp-sessions-live-header { font-weight: 600; color: var(--jp-ui-font-color2, #616161);
   border-bottom: 1px solid var(--jp-border-color2, #ccc); padding: 2px 0; }
-.jp-sessions-header-id { display: inline-block; width: __IDW__px; }
-.jp-sessions-row { border-bottom: 1px solid var(--jp-border-color3, #eee); }
-.jp-sessions-row-select button, .jp-sessions-row-select { text-align: left; }
-.jp-sessions-row-selected { background: var(--jp-layout-color2, #eef); }
-.jp-sessions-badge { display: inline-flex; align-items: center; gap: 4px; padding: 0 7px;
+.jp-sessions-live-header-id { display: inline-block; width: __IDW__px; }
+.jp-sessions-live-row { border-bottom: 1px solid var(--jp-border-color3, #eee); }
+.jp-sessions-live-row-select button, .jp-sessions-live-row-select { text-align: left; }
+.jp-sessions-live-row-selected { background: var(--jp-layout-color2, #eef); }
+.jp-sessions-live-badge { display: inline-flex; align-items: center; gap: 4px; padding: 0 7px;
   border-radius: 9px; font-size: 0.9em; font-weight: 600; color: #fff; line-height: 18px; }
-.jp-sessions-state-creating { background: #1976d2; }
-.jp-sessions-state-active { background: #2e7d32; }
-.jp-sessions-state-terminating { background: #ef6c00; }
-.jp-sessions-state-terminated { background: #757575; }
-.jp-sessions-state-failed { background: #c62828; }
-.jp-sessions-state-unknown { background: #9e9e9e; }
-.jp-sessions-spinner { width: 9px; height: 9px; border: 2px solid rgba(255,255,255,0.45);
-  border-top-color: #fff; border-radius: 50%; animation: jp-sessions-spin 0.8s linear infinite; }
-@keyframes jp-sessions-spin { to { transform: rotate(360deg); } }
-.jp-sessions-label { display: inline-block; padding: 0 5px; margin-right: 3px; border-radius: 3px;
-  background: var(--jp-layout-color3, #e0e0e0); font-size: 0.9em; }
-.jp-sessions-mine { font-weight: 600; }
-.jp-sessions-muted { color: var(--jp-ui-font-color3, #999); }
-.jp-sessions-empty { color: var(--jp-ui-font-color2, #616161); padding: 8px 0; }
-.jp-sessions-details { border: 1px solid var(--jp-border-color2, #ccc); border-radius: 4px;
+.jp-sessions-live-state-creating { background: #1976d2; }
+.jp-sessions-live-state-active { background: #2e7d32; }
+.jp-sessions-live-state-terminating { background: #ef6c00; }
+.jp-sessions-live-state-terminated { background: #757575; }
+.jp-sessions-live-state-failed { background: #c62828; }
+.jp-sessions-live-state-unknown { background: #9e9e9e; }
+.jp-sessions-live-spinner { width: 9px; height: 9px; border: 2px solid rgba(255,255,255,0.45);
+  border-top-color: #fff; border-radius: 50%;
+  animation: jp-sessions-live-spin 0.8s linear infinite; }
+@keyframes jp-sessions-live-spin { to { transform: rotate(360deg); } }
+.jp-sessions-live-label { display: inline-block; padding: 0 5px; margin-right: 3px;
+  border-radius: 3px; background: var(--jp-layout-color3, #e0e0e0); font-size: 0.9em;
+  line-height: 18px; }
+.jp-sessions-live-mine { font-weight: 600; }
+.jp-sessions-live-muted { color: var(--jp-ui-font-color3, #999); }
+.jp-sessions-live-empty { color: var(--jp-ui-font-color2, #616161); padding: 8px 0; }
+.jp-sessions-live-details { border: 1px solid var(--jp-border-color2, #ccc); border-radius: 4px;
   padding: 6px 10px; margin-top: 6px; }
-.jp-sessions-details h4 { margin: 4px 0; }
-.jp-sessions-details table { border-collapse: collapse; }
-.jp-sessions-details td, .jp-sessions-details th { padding: 1px 8px 1px 0; text-align: left;
-  vertical-align: top; }
-.jp-sessions-timeline { list-style: none; padding-left: 0; margin: 2px 0; }
-.jp-sessions-timeline li { margin: 2px 0; }
-.jp-sessions-failure { border-left: 3px solid var(--jp-error-color1, #d32f2f); padding: 4px 8px;
-  background: var(--jp-error-color3, #fde8e8); margin: 4px 0; white-space: pre-wrap; }
-.jp-sessions-field-error { color: var(--jp-error-color1, #d32f2f); font-size: 0.9em;
+.jp-sessions-live-details h4 { margin: 4px 0; }
+.jp-sessions-live-details table { border-collapse: collapse; }
+.jp-sessions-live-details td, .jp-sessions-live-details th { padding: 1px 8px 1px 0;
+  text-align: left; vertical-align: top; }
+.jp-sessions-live-details th { white-space: nowrap; }
+.jp-sessions-live-timeline { list-style: none; padding-left: 0; margin: 2px 0; }
+.jp-sessions-live-timeline li { margin: 2px 0; }
+.jp-sessions-live-failure { border-left: 3px solid var(--jp-error-color1, #d32f2f);
+  padding: 4px 8px; background: var(--jp-error-color3, #fde8e8); margin: 4px 0;
+  white-space: pre-wrap; }
+.jp-sessions-live-field-error { color: var(--jp-error-color1, #d32f2f); font-size: 0.9em;
   margin: -2px 0 4px 0; }
-.jp-sessions-message-ok { color: var(--jp-success-color1, #388e3c); }
-.jp-sessions-message-error { color: var(--jp-error-color1, #d32f2f); }
-.jp-sessions-message-busy { color: var(--jp-ui-font-color1, #222); }
+.jp-sessions-live-message-ok { color: var(--jp-success-color1, #388e3c); }
+.jp-sessions-live-message-error { color: var(--jp-error-color1, #d32f2f); }
+.jp-sessions-live-message-busy { color: var(--jp-ui-font-color1, #222); }
 </style>
 """.replace("__IDW__", str(ID_COLUMN_PX))
 
@@ -100,12 +105,14 @@ def e(value: object) -> str:
     return escape(str(value), quote=True)
 
 
-def badge(state: State) -> str:
+def badge(state: State, *, current: bool = True) -> str:
+    """A state's coloured badge; a spinner while it is the current, transitional state."""
     cls = STATE_CLASSES.get(state, "unknown")
-    spinner = '<span class="jp-sessions-spinner"></span>' if state.is_transition else ""
+    spinning = current and state.is_transition
+    spinner = '<span class="jp-sessions-live-spinner"></span>' if spinning else ""
     return (
-        f'<span class="jp-sessions-badge jp-sessions-state-{cls}" title="{e(state.name)}">'
-        f"{spinner}{e(state.name)}</span>"
+        f'<span class="jp-sessions-live-badge jp-sessions-live-state-{cls}" '
+        f'title="{e(state.name)}">{spinner}{e(state.name)}</span>'
     )
 
 
@@ -113,18 +120,20 @@ def header_html() -> str:
     cells = "".join(f"<span>{e(c)}</span>" for c in COLUMNS)
     return (
         '<div style="display:flex;align-items:center">'
-        '<span class="jp-sessions-header-id">Session</span>'
-        f'<div class="jp-sessions-grid" style="flex:1">{cells}</div></div>'
+        '<span class="jp-sessions-live-header-id">Session</span>'
+        f'<div class="jp-sessions-live-grid" style="flex:1">{cells}</div></div>'
     )
 
 
 def labels_html(labels: tuple[tuple[str, str], ...] | list[tuple[str, str]]) -> str:
     chips = [
-        f'<span class="jp-sessions-label">{e(k)}{"=" + e(v) if v else ""}</span>'
+        f'<span class="jp-sessions-live-label">{e(k)}{"=" + e(v) if v else ""}</span>'
         for k, v in labels[:MAX_LABEL_CHIPS]
     ]
     if len(labels) > MAX_LABEL_CHIPS:
-        chips.append(f'<span class="jp-sessions-muted">+{len(labels) - MAX_LABEL_CHIPS}</span>')
+        chips.append(
+            f'<span class="jp-sessions-live-muted">+{len(labels) - MAX_LABEL_CHIPS}</span>'
+        )
     return "".join(chips)
 
 
@@ -134,7 +143,7 @@ def row_cells_html(view: RowView) -> str:
     state_title = f"Since {view.state_since}" + (
         f": {view.state_message}" if view.state_message else ""
     )
-    creator_cls = ' class="jp-sessions-mine"' if view.mine else ""
+    creator_cls = ' class="jp-sessions-live-mine"' if view.mine else ""
     creator_title = view.creator + (" (you)" if view.mine else "")
     cells = [
         f'<span title="{e(state_title)}">{badge(view.state)}</span>',
@@ -145,13 +154,15 @@ def row_cells_html(view: RowView) -> str:
         f'<span title="{e(view.usage_title)}">{e(view.usage)}</span>',
         f'<span title="{e(view.idle_title)}">{e(view.idle)}</span>',
     ]
-    return f'<div class="jp-sessions-grid" data-session="{e(view.name)}">{"".join(cells)}</div>'
+    return (
+        f'<div class="jp-sessions-live-grid" data-session="{e(view.name)}">{"".join(cells)}</div>'
+    )
 
 
 def status_html(view: StatusView) -> str:
     return (
-        f'<span class="jp-sessions-status jp-sessions-status-{e(view.kind)}" '
-        f'title="{e(view.title)}"><span class="jp-sessions-status-dot"></span>'
+        f'<span class="jp-sessions-live-status jp-sessions-live-status-{e(view.kind)}" '
+        f'title="{e(view.title)}"><span class="jp-sessions-live-status-dot"></span>'
         f"{e(view.text)}</span>"
     )
 
@@ -159,8 +170,8 @@ def status_html(view: StatusView) -> str:
 def title_html(parent: str, backend: str = "") -> str:
     where = f" · {backend}" if backend else ""
     return (
-        f'<span class="jp-sessions-title">Sessions</span> '
-        f'<span class="jp-sessions-parent">{e(parent)}{e(where)}</span>'
+        f'<span class="jp-sessions-live-title">Sessions</span> '
+        f'<span class="jp-sessions-live-parent">{e(parent)}{e(where)}</span>'
     )
 
 
@@ -171,18 +182,20 @@ def empty_html(synced: bool, filtered: bool) -> str:
         text = "No session matches the filter."
     else:
         text = "No sessions yet: create one with “New session”."
-    return f'<div class="jp-sessions-empty">{e(text)}</div>'
+    return f'<div class="jp-sessions-live-empty">{e(text)}</div>'
 
 
 def message_html(kind: str, text: str) -> str:
     """The panel's one-line outcome: kind is ok, error or busy."""
     if not text:
         return ""
-    return f'<div class="jp-sessions-message jp-sessions-message-{e(kind)}">{e(text)}</div>'
+    return (
+        f'<div class="jp-sessions-live-message jp-sessions-live-message-{e(kind)}">{e(text)}</div>'
+    )
 
 
 def field_error_html(message: str | None) -> str:
-    return f'<div class="jp-sessions-field-error">{e(message)}</div>' if message else ""
+    return f'<div class="jp-sessions-live-field-error">{e(message)}</div>' if message else ""
 
 
 def _link(url: str) -> str:
@@ -214,18 +227,20 @@ def timeline_html(session: Session, now: datetime) -> str:
             took = ""
         if current and state.is_final:
             took = ""
-        note = f' <span class="jp-sessions-muted">{e(message)}</span>' if message else ""
-        items.append(f"<li>{badge(state)} {e(format_time(start))}{e(took)}{note}</li>")
-    return f'<ol class="jp-sessions-timeline">{"".join(items)}</ol>'
+        note = f' <span class="jp-sessions-live-muted">{e(message)}</span>' if message else ""
+        items.append(
+            f"<li>{badge(state, current=current)} {e(format_time(start))}{e(took)}{note}</li>"
+        )
+    return f'<ol class="jp-sessions-live-timeline">{"".join(items)}</ol>'
 
 
 def details_html(session: Session, now: datetime) -> str:
     """The selected session: failure, timeline, endpoints, configuration."""
     parts = [f"<h4>{e(session.session_id)} {badge(session.state)}</h4>"]
     if session.state == State.FAILED and session.state_message:
-        parts.append(f'<div class="jp-sessions-failure">{e(session.state_message)}</div>')
+        parts.append(f'<div class="jp-sessions-live-failure">{e(session.state_message)}</div>')
     elif session.state_message:
-        parts.append(f'<div class="jp-sessions-muted">{e(session.state_message)}</div>')
+        parts.append(f'<div class="jp-sessions-live-muted">{e(session.state_message)}</div>')
 
     parts.append("<b>State history</b>")
     parts.append(timeline_html(session, now))
@@ -238,7 +253,9 @@ def details_html(session: Session, now: datetime) -> str:
     if info and info.diagnostic_output_uri:
         links.append(("Diagnostics", _link(info.diagnostic_output_uri)))
     parts.append("<b>Endpoints</b>")
-    parts.append(_table(links) if links else '<div class="jp-sessions-muted">None reported</div>')
+    parts.append(
+        _table(links) if links else '<div class="jp-sessions-live-muted">None reported</div>'
+    )
 
     config: list[tuple[str, str]] = [("Name", f"<code>{e(session.name)}</code>")]
     if session.uuid:
@@ -286,7 +303,7 @@ def details_html(session: Session, now: datetime) -> str:
         config.append(
             (
                 "System labels",
-                '<span class="jp-sessions-muted">'
+                '<span class="jp-sessions-live-muted">'
                 + ", ".join(f"{e(k)}={e(v)}" for k, v in system)
                 + "</span>",
             )
@@ -297,11 +314,11 @@ def details_html(session: Session, now: datetime) -> str:
         props = [(e(k), f"<code>{e(v)}</code>") for k, v in sorted(rc.properties.items())]
         parts.append(f"<details><summary><b>Properties</b> ({len(props)})</summary>")
         parts.append(_table(props) + "</details>")
-    return f'<div class="jp-sessions-details">{"".join(parts)}</div>'
+    return f'<div class="jp-sessions-live-details">{"".join(parts)}</div>'
 
 
 def gone_html(session_id: str) -> str:
     return (
-        f'<div class="jp-sessions-details jp-sessions-muted">Session {e(session_id)} '
+        f'<div class="jp-sessions-live-details jp-sessions-live-muted">Session {e(session_id)} '
         "no longer exists.</div>"
     )

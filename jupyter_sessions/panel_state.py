@@ -72,7 +72,7 @@ STATE_FILTERS: dict[str, frozenset[State] | None] = {
 }
 STATE_FILTER_LABELS: dict[str, str] = {
     "all": "All states",
-    "live": "Live (creating, active, terminating)",
+    "live": "Live",
     "CREATING": "Creating",
     "ACTIVE": "Active",
     "TERMINATING": "Terminating",

@@ -104,12 +104,12 @@ class _Row:
             tooltip=f"Show the details of {session_id}",
             layout=widgets.Layout(width=f"{H.ID_COLUMN_PX}px", margin="1px 4px 1px 0"),
         )
-        self.button.add_class("jp-sessions-row-select")
+        self.button.add_class("jp-sessions-live-row-select")
         self.cells = widgets.HTML(layout=widgets.Layout(flex="1 1 auto"))
         self.box = widgets.HBox(
             [self.button, self.cells], layout=widgets.Layout(align_items="center")
         )
-        self.box.add_class("jp-sessions-row")
+        self.box.add_class("jp-sessions-live-row")
         self.selected = False
         self.button.on_click(lambda _button: on_select(name))
 
@@ -120,9 +120,9 @@ class _Row:
             with self.box.hold_sync(), self.button.hold_sync():
                 self.button.button_style = "info" if selected else ""
                 if selected:
-                    self.box.add_class("jp-sessions-row-selected")
+                    self.box.add_class("jp-sessions-live-row-selected")
                 else:
-                    self.box.remove_class("jp-sessions-row-selected")
+                    self.box.remove_class("jp-sessions-live-row-selected")
             self.selected = selected
 
     def close(self) -> None:
@@ -198,7 +198,7 @@ class CreateForm:
             rows += [self.field(name), self.errors[name]]
         rows.append(widgets.HBox([self.create_button, self.cancel_button]))
         self.box = widgets.VBox(rows, layout=widgets.Layout(display="none", margin="4px 0"))
-        self.box.add_class("jp-sessions-form")
+        self.box.add_class("jp-sessions-live-form")
         self.known: Callable[[], dict[str, Session]] = dict
         for name in FORM_FIELDS:
             self.field(name).observe(lambda change, n=name: self._changed(n), names="value")
@@ -274,9 +274,10 @@ class SessionsPanel(widgets.VBox):
         start: bool = True,
         **kwargs: Any,
     ) -> None:
+        given_parent = Parent.parse(parent).path if parent else None  # before any I/O
         self._owns_client = client is None
         self.client = client if client is not None else SessionsClient.from_environment()
-        self.parent = Parent.parse(parent).path if parent else self.client.parent.path
+        self.parent = given_parent or self.client.parent.path
         config = self.client.server_config
         self.user = config.user if config else ""
         self.backend = config.backend if config else ""
@@ -303,7 +304,7 @@ class SessionsPanel(widgets.VBox):
         self.state_filter = widgets.Dropdown(
             options=[(label, value) for value, label in STATE_FILTER_LABELS.items()],
             value="all",
-            layout=widgets.Layout(width="250px"),
+            layout=widgets.Layout(width="210px"),
             tooltip="Show sessions in these states",
         )
         self.mine_only = widgets.Checkbox(
@@ -333,17 +334,17 @@ class SessionsPanel(widgets.VBox):
             ],
             layout=widgets.Layout(align_items="center", flex_flow="row wrap"),
         )
-        header.add_class("jp-sessions-toolbar")
+        header.add_class("jp-sessions-live-toolbar")
 
         self.form = CreateForm(self._submit_form, lambda: self._show_form(False))
         self.form.known = lambda: self.sessions
 
         # The table: a header row, then one row widget per session shown.
         self._table_header = widgets.HTML(H.header_html())
-        self._table_header.add_class("jp-sessions-header")
+        self._table_header.add_class("jp-sessions-live-header")
         self._empty = widgets.HTML(H.empty_html(False, False))
         self.table = widgets.VBox([self._table_header, self._empty])
-        self.table.add_class("jp-sessions-table")
+        self.table.add_class("jp-sessions-live-table")
 
         # Details of the selected session, with its actions and their confirmation.
         self.details_html = widgets.HTML()
@@ -361,7 +362,7 @@ class SessionsPanel(widgets.VBox):
             [self.confirm_html, self.confirm_button, self.cancel_button],
             layout=widgets.Layout(display="none", align_items="center"),
         )
-        self.confirm_bar.add_class("jp-sessions-confirm")
+        self.confirm_bar.add_class("jp-sessions-live-confirm")
         self.details_box = widgets.VBox(
             [
                 self.details_html,
@@ -376,7 +377,7 @@ class SessionsPanel(widgets.VBox):
         # Outcomes: the latest on one line, all of them in the log.
         self.message = widgets.HTML()
         self.output = widgets.Output(layout=widgets.Layout(max_height="140px", overflow="auto"))
-        self.output.add_class("jp-sessions-log")
+        self.output.add_class("jp-sessions-live-log")
 
         self.state_filter.observe(lambda _c: self.render(), names="value")
         self.mine_only.observe(lambda _c: self.render(), names="value")
@@ -399,7 +400,7 @@ class SessionsPanel(widgets.VBox):
             ],
             **kwargs,
         )
-        self.add_class("jp-sessions-panel")
+        self.add_class("jp-sessions-live-panel")
         if start:
             self.start()
 
@@ -491,6 +492,7 @@ class SessionsPanel(widgets.VBox):
                 return
             self._closed = True
         self._stop.set()
+        self._queue.put(("wake", {}))  # the updater returns now, not at its next tick
         me = threading.current_thread()
         if self._feed is not None:
             self._feed.close(JOIN_TIMEOUT)
@@ -664,7 +666,7 @@ class SessionsPanel(widgets.VBox):
         summary = f"{len(sessions)} sessions · {live} live" if sessions else ""
         if len(shown) != len(sessions):
             summary += f" · {len(shown)} shown"
-        self.summary_html.value = f'<span class="jp-sessions-muted">{H.e(summary)}</span>'
+        self.summary_html.value = f'<span class="jp-sessions-live-muted">{H.e(summary)}</span>'
         self._render_details(now)
 
     def _render_details(self, now: datetime) -> None:
@@ -744,6 +746,9 @@ class SessionsPanel(widgets.VBox):
                 self._say("error", f"Not created: check {fields}")
                 return None
             request = check.request
+            if self._runner.in_flight(self._name(request.session_id)):
+                self.form.show_error("session_id", "this session is being created already")
+                return None
             self._selected = self._name(request.session_id)
             action = self._runner.create(request.session_id, request.session)
             self._log(f"Creating {request.session_id}…")

@@ -16,10 +16,12 @@ from typing import Any
 from urllib.parse import unquote
 
 import tornado.web
+from tornado.log import access_log
 
 from .. import __version__
 from ..api import errors
 from ..api.codec import Message
+from .auth import redact_query
 from .engine import SessionService
 from .faults import Faults, InjectedFault
 
@@ -295,6 +297,21 @@ class ApiHandler(tornado.web.RequestHandler):
         self.finish(json.dumps(code.to_http_json()))
 
 
+def log_request(handler: tornado.web.RequestHandler) -> None:
+    """tornado's access log line, with credentials in the query string hidden."""
+    request, status = handler.request, handler.get_status()
+    log_method = (
+        access_log.info
+        if status < 400
+        else access_log.warning
+        if status < 500
+        else access_log.error
+    )
+    uri = request.path + (f"?{redact_query(request.query)}" if request.query else "")
+    millis = 1000.0 * request.request_time()
+    log_method("%d %s %s (%s) %.2fms", status, request.method, uri, request.remote_ip, millis)
+
+
 def make_app(
     service: SessionService,
     *,
@@ -312,6 +329,7 @@ def make_app(
         [(r"/.*", ApiHandler, handler_args)],
         default_handler_class=None,
         compress_response=False,
+        log_function=log_request,
     )
     app.settings["stats"] = stats
     return app

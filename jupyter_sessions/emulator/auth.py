@@ -8,10 +8,24 @@ import secrets
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus
 
 import tornado.httputil
 
 from ..api import errors
+
+# Query parameters that carry credentials (Google's access_token and API key, Jupyter's
+# token): their values never reach a log.
+SECRET_PARAMS = frozenset({"access_token", "key", "token"})
+
+
+def redact_query(query: str) -> str:
+    """A query string for logs: credential parameters keep their name, not their value."""
+    parts = []
+    for part in query.split("&"):
+        name, sep, _ = part.partition("=")
+        parts.append(f"{name}=[secret]" if sep and unquote_plus(name) in SECRET_PARAMS else part)
+    return "&".join(parts)
 
 
 def fingerprint(token: str) -> str:
@@ -88,7 +102,7 @@ def make_authenticator(token: str | None, record_path: str | None) -> Any:
                 "time": time.time(),
                 "method": request.method,
                 "path": request.path,
-                "query": request.query,
+                "query": redact_query(request.query),
                 "requestId": _request_id(request),
                 "authorization": _redact(header),
                 "accepted": problem is None,

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_plus
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
@@ -42,6 +43,18 @@ _ALLOWED = re.compile(
 )
 _PARENT_OF = re.compile(r"^(projects/[^/]+)/(?:locations|regions)/([^/]+)/")
 _SAFE_RAW = re.compile(r"^[A-Za-z0-9._~:/-]*$")
+# Jupyter's own credentials may come in the query string; they stay on this server.
+_JUPYTER_PARAMS = frozenset({"token", "_xsrf"})
+
+
+def forwarded_query(query: str) -> str:
+    """The query string sent upstream: as the client wrote it, minus Jupyter's token."""
+    kept = [
+        part
+        for part in query.split("&")
+        if part and unquote_plus(part.partition("=")[0]) not in _JUPYTER_PARAMS
+    ]
+    return "&".join(kept)
 
 
 def allowed_path(raw: str) -> str | None:
@@ -140,7 +153,11 @@ class ProxyHandler(SessionsHandler):
         headers = {"Content-Type": "application/json"} if body else {}
         try:
             response = await app.backend_client.request(
-                method, "v1/" + path, query=self.request.query, body=body or None, headers=headers
+                method,
+                "v1/" + path,
+                query=forwarded_query(self.request.query),
+                body=body or None,
+                headers=headers,
             )
         except errors.ApiError as exc:
             self.send_error_json(self._upstream_error(exc))

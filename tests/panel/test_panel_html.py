@@ -47,7 +47,7 @@ def test_row_and_details_escape_everything_from_the_api() -> None:
 
 def test_details_show_failure_timeline_endpoints_and_config() -> None:
     html = details_html(hostile_session(), T0 + timedelta(seconds=9))
-    assert 'class="jp-sessions-failure">boom &lt;img' in html
+    assert 'class="jp-sessions-live-failure">boom &lt;img' in html
     assert (
         '<a href="https://ui.example.com/x?a=1&amp;b=2" target="_blank" '
         'rel="noopener noreferrer">' in html
@@ -79,4 +79,4 @@ def test_timeline_lists_every_state_with_durations() -> None:
 
 def test_status_html_carries_kind_and_escaped_title() -> None:
     html = status_html(StatusView("unreachable", "Backend unreachable", f"down: {EVIL}"))
-    assert "jp-sessions-status-unreachable" in html and "<img" not in html
+    assert "jp-sessions-live-status-unreachable" in html and "<img" not in html

@@ -88,6 +88,9 @@ class Kernel:
         text = "".join(o.get("text", "") for o in cell.outputs if o.get("name") == "stdout")
         lines = [line for line in text.splitlines() if line.startswith("REPORT ")]
         assert lines, cell.outputs
+        # The panel's threads never print: whatever they say goes to the panel's widgets.
+        assert text.splitlines() == lines, cell.outputs
+        assert not [o for o in cell.outputs if o.get("name") == "stderr"], cell.outputs
         return dict(json.loads(lines[-1][len("REPORT ") :]))
 
     def widget_values(self) -> list[str]:
@@ -157,7 +160,7 @@ def test_panel_follows_sessions_another_client_creates_and_terminates(
     assert first["parent"] == PARENT
     assert any(t.startswith("jupyter-sessions-events-") for t in first["threads"])
     assert any(t.startswith("jupyter-sessions-panel-") for t in first["threads"])
-    assert "jp-sessions-status-live" in first["status"]
+    assert "jp-sessions-live-status-live" in first["status"]
 
     sid = new_id("other")
     create_elsewhere(server, sid)
@@ -166,11 +169,12 @@ def test_panel_follows_sessions_another_client_creates_and_terminates(
         "time.sleep(1.5)  # a tick: the row's ages move while this cell runs\n"
         f"report(row=panel.row_html({sid!r}), visible=panel.visible())"
     )
-    assert "jp-sessions-state-active" in active["row"]
+    assert "jp-sessions-live-state-active" in active["row"]
     assert f"{PARENT}/sessions/{sid}" in active["visible"]
     # The same update reached the front end over the widget protocol.
     assert any(
-        f'/sessions/{sid}"' in v and "jp-sessions-state-active" in v for v in kernel.widget_values()
+        f'/sessions/{sid}"' in v and "jp-sessions-live-state-active" in v
+        for v in kernel.widget_values()
     )
 
     with server.client() as c:
@@ -180,7 +184,7 @@ def test_panel_follows_sessions_another_client_creates_and_terminates(
         f"until(lambda: state_of(panel, {sid!r}) == 'TERMINATED', what='TERMINATED')\n"
         f"report(row=panel.row_html({sid!r}))"
     )
-    assert "jp-sessions-state-terminated" in done["row"]
+    assert "jp-sessions-live-state-terminated" in done["row"]
 
 
 def test_form_validation_and_buttons_against_the_emulator(
@@ -203,7 +207,7 @@ def test_form_validation_and_buttons_against_the_emulator(
         "       last=repr(panel.last_action), form_shown=panel.form.box.layout.display)"
     )
     assert "must be 4 to 63 characters" in bad["live_error"]  # shown as typed
-    assert "jp-sessions-field-error" in bad["id_error"] and "Bad_Id" in bad["id_error"]
+    assert "jp-sessions-live-field-error" in bad["id_error"] and "Bad_Id" in bad["id_error"]
     assert "between 10m and 14d" in bad["idle_error"]
     assert "Not created" in bad["message"] and bad["last"] == "None"
     assert bad["form_shown"] == ""
@@ -227,7 +231,7 @@ def test_form_validation_and_buttons_against_the_emulator(
     assert created["accepted"].startswith("Creating")  # not "done" on acceptance
     assert created["status"] == "succeeded"
     assert f"Session {sid} is ACTIVE" in created["message"]
-    assert created["state"] == "ACTIVE" and "jp-sessions-state-active" in created["row"]
+    assert created["state"] == "ACTIVE" and "jp-sessions-live-state-active" in created["row"]
     assert created["selected"] == f"{PARENT}/sessions/{sid}" and created["terminate"]
     assert "purpose=test" in created["details"] and "30m (1800s)" in created["details"]
     assert created["id_error"] == ""
@@ -246,7 +250,7 @@ def test_form_validation_and_buttons_against_the_emulator(
     assert f"Terminate session {sid}?" in terminated["question"]
     assert terminated["status"] == "succeeded"
     assert f"Session {sid} is TERMINATED" in terminated["message"]
-    assert "jp-sessions-state-terminated" in terminated["row"]
+    assert "jp-sessions-live-state-terminated" in terminated["row"]
     assert terminated["terminate"] and not terminated["delete"]
     assert "already TERMINATED" in terminated["tip"]
 
@@ -367,6 +371,22 @@ def test_close_stops_the_threads_and_a_rerun_leaks_nothing(kernel: Kernel) -> No
     assert out["two"] == 2 and out["after_all"] == []
 
 
+def test_the_session_panel_magic_shows_a_live_panel(kernel: Kernel) -> None:
+    """``%session panel`` returns a live SessionsPanel on the magics' own client."""
+    out = kernel.report(
+        "%load_ext jupyter_sessions\n"
+        "shown = %session panel\n"
+        "until(lambda: shown.state.status.synced, what='the snapshot')\n"
+        "kind = type(shown).__name__\n"
+        "threads = [t.name for t in shown.threads()]\n"
+        "shown.close()\n"
+        "report(kind=kind, threads=threads, owns=shown._owns_client, after=our_threads())"
+    )
+    assert out["kind"] == "SessionsPanel" and not out["owns"]
+    assert any(t.startswith("jupyter-sessions-events-") for t in out["threads"])
+    assert out["after"] == []
+
+
 def test_the_example_notebook_runs(server: JupyterServerProcess, tmp_path: Path) -> None:
     """notebooks/panel.ipynb runs top to bottom in a fresh kernel against the server."""
     nb = nbformat.read(NOTEBOOK, as_version=4)
@@ -402,7 +422,7 @@ def test_unreachable_backend_is_shown_and_clears(
             "seen = []\n"
             "def kind():\n"
             "    html = panel.status_html.value\n"
-            "    k = html.split('jp-sessions-status-', 2)[1].split('\"')[0]\n"
+            "    k = html.split('jp-sessions-live-status-', 2)[1].split('\"')[0]\n"
             "    if not seen or seen[-1] != k:\n"
             "        seen.append(k)\n"
             "    return k\n"

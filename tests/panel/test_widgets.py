@@ -53,8 +53,8 @@ def test_rows_appear_newest_first_and_filters_apply(panel: SessionsPanel) -> Non
     snapshot(panel)
     assert panel.visible() == names("other-new", "other-done", "mine-active")
     creating = panel.row_html("other-new") or ""
-    assert "jp-sessions-state-creating" in creating and "jp-sessions-spinner" in creating
-    assert "jp-sessions-mine" in (panel.row_html("mine-active") or "")
+    assert "jp-sessions-live-state-creating" in creating and "jp-sessions-live-spinner" in creating
+    assert "jp-sessions-live-mine" in (panel.row_html("mine-active") or "")
     assert "3 sessions · 2 live" in panel.summary_html.value
 
     panel.state_filter.value = "live"
@@ -83,7 +83,7 @@ def test_session_events_update_and_remove_rows(panel: SessionsPanel) -> None:
     row_widget = panel._rows[names("other-new")[0]]
     panel.apply_event("session", sj("other-new", "ACTIVE", created=2, since=3))
     assert panel._rows[names("other-new")[0]] is row_widget  # updated in place
-    assert "jp-sessions-state-active" in (panel.row_html("other-new") or "")
+    assert "jp-sessions-live-state-active" in (panel.row_html("other-new") or "")
     panel.apply_event("removed", {"name": names("other-done")[0]})
     assert panel.visible() == names("other-new", "mine-active")
     assert names("other-done")[0] not in panel._rows  # its widgets were closed
@@ -128,12 +128,12 @@ def test_failed_session_details_show_why(panel: SessionsPanel) -> None:
         "session", sj("broke", "FAILED", since=3, stateMessage="The runtime failed to start")
     )
     panel.select("broke")
-    assert 'jp-sessions-failure">The runtime failed to start' in panel.details_html.value
+    assert 'jp-sessions-live-failure">The runtime failed to start' in panel.details_html.value
 
 
 def test_indicator_and_log_follow_the_stream_and_the_backend(panel: SessionsPanel) -> None:
     def kind() -> str:
-        return str(panel.status_html.value).split("jp-sessions-status-", 2)[1].split('"')[0]
+        return str(panel.status_html.value).split("jp-sessions-live-status-", 2)[1].split('"')[0]
 
     def log() -> str:
         return "".join(o["text"] for o in panel.output.outputs)
@@ -193,7 +193,9 @@ def test_a_client_without_the_extension_polls(emulator: EmulatorProcess) -> None
         action = p.form.submit()
         assert action is not None and action.wait(30) and action.ok, action
         wait_for(
-            lambda: "jp-sessions-state-active" in (p.row_html("polled-one") or ""), 10, what="row"
+            lambda: "jp-sessions-live-state-active" in (p.row_html("polled-one") or ""),
+            10,
+            what="row",
         )
     finally:
         p.close()

@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from jupyter_sessions.openapi import load_spec
 
 METHODS = ("GET", "POST", "DELETE", "PATCH", "PUT", "HEAD", "OPTIONS")
-SESSION_IDS = ("fz-alpha", "fz-bravo", "fz-charlie", "fz-delta", "fz-echo")
-PROJECTS = ("fz-project", "fz-other")
-LOCATIONS = ("us-central1", "local")
+SESSION_IDS = ("fz-alpha", "fz-bravo", "fz-charlie")
+PROJECTS = ("fz-project",)
+LOCATIONS = ("us-central1",)
 PARAM = re.compile(r"\{(\w+)\}")
 
 
@@ -113,7 +113,7 @@ def _value_for(param: str) -> st.SearchStrategy[str]:
     else:
         known = st.uuids().map(str)
     # Mostly real values, so that requests get past routing into the API methods.
-    return st.one_of(*[known] * 7, segments)
+    return st.sampled_from([True] * 7 + [False]).flatmap(lambda ok: known if ok else segments)
 
 
 # --- query ---------------------------------------------------------------------------------
@@ -189,17 +189,42 @@ query_keys = st.one_of(
 )
 
 
+VALID_QUERY_VALUES: dict[str, st.SearchStrategy[str]] = {
+    "pageSize": st.sampled_from(["1", "2", "20", "1000", ""]),
+    "pageToken": st.just(""),
+    "filter": st.sampled_from(
+        [
+            "state = ACTIVE",
+            'labels.team = "data"',
+            "state = CREATING OR state = ACTIVE OR state = TERMINATING",
+            'session_id = "fz-alpha" AND NOT state = FAILED',
+            'create_time > "2020-01-01T00:00:00Z"',
+        ]
+    ),
+    "requestId": st.sampled_from(["fz-req-1", "fz-req-2", "fz-req-3"]),
+    "sessionId": st.sampled_from(SESSION_IDS),
+    "$alt": st.just("json;enum-encoding=int"),
+}
+
+
 @st.composite
-def queries(draw: st.DrawFn, required: tuple[str, ...] = ()) -> str:
-    keys = draw(st.lists(query_keys, max_size=5))
-    keys = [*required, *keys] if draw(st.booleans()) or required else keys
+def queries(
+    draw: st.DrawFn, documented: tuple[str, ...] = (), required: tuple[str, ...] = ()
+) -> str:
+    """The documented parameters (mostly valid values), sometimes random extra ones."""
+    keys = [k for k in documented if k in required or draw(st.booleans())]
     pairs = []
     for key in keys:
-        value = draw(QUERY_VALUES.get(key, st.text(max_size=20)))
-        pairs.append(f"{quote(key, safe='$')}={quote(value, safe='')}")
-    if draw(st.integers(0, 9)) == 0:
-        pairs.append(draw(st.sampled_from(["%ZZ", "&&", "=", "a=%FF%FE", "==x", "%", "a"])))
-    return "&".join(pairs)
+        good = draw(st.sampled_from([True] * 3 + [False]))
+        value = draw(VALID_QUERY_VALUES[key] if good else QUERY_VALUES[key])
+        pairs.append((key, value))
+    if draw(st.sampled_from([False] * 3 + [True])):
+        for key in draw(st.lists(query_keys, min_size=1, max_size=4)):
+            pairs.append((key, draw(QUERY_VALUES.get(key, st.text(max_size=20)))))
+    encoded = [f"{quote(k, safe='$')}={quote(v, safe='')}" for k, v in pairs]
+    if draw(st.sampled_from([False] * 9 + [True])):
+        encoded.append(draw(st.sampled_from(["%ZZ", "&&", "=", "a=%FF%FE", "==x", "%", "a"])))
+    return "&".join(encoded)
 
 
 # --- bodies --------------------------------------------------------------------------------
@@ -279,18 +304,17 @@ VALID_BODIES = (
     b'{"environmentConfig": {"executionConfig": {"ttl": "3600s", "idleTtl": "900s"}}}',
     b'{"runtimeConfig": {"version": "2.2", "properties": {"spark:x": "1"}}}',
     b'{"requestId": "fz-terminate-1"}',
+    b'{"name": "projects/fz-project/locations/us-central1/sessionTemplates/fz-alpha"}',
+    b'{"name": "projects/fz-project/locations/us-central1/sessionTemplates/fz-bravo",'
+    b' "description": "t", "labels": {"team": "data"}}',
+    b'{"sessionTemplate": "projects/fz-project/locations/us-central1/sessionTemplates/fz-alpha"}',
 )
 
 
 def bodies(schemas: SchemaStrategies, schema: dict[str, Any] | None) -> st.SearchStrategy[Any]:
     """Request bodies: valid-shaped for ``schema`` most of the time, else hostile."""
-    if schema:
-        shaped = st.one_of(
-            schemas.of(schema).map(lambda v: json.dumps(v).encode()),
-            st.sampled_from(VALID_BODIES),
-        )
-    else:
-        shaped = st.nothing()
+    valid = st.sampled_from(VALID_BODIES) if schema else st.none()
+    shaped = schemas.of(schema).map(lambda v: json.dumps(v).encode()) if schema else st.none()
     wrong_types = st.dictionaries(
         st.sampled_from(
             [
@@ -311,8 +335,7 @@ def bodies(schemas: SchemaStrategies, schema: dict[str, Any] | None) -> st.Searc
         json_values,
         max_size=4,
     ).map(lambda v: json.dumps(v).encode())
-    return st.one_of(
-        *[shaped] * 6,
+    hostile = st.one_of(
         st.none(),
         st.just(b""),
         wrong_types,
@@ -338,9 +361,24 @@ def bodies(schemas: SchemaStrategies, schema: dict[str, Any] | None) -> st.Searc
             ]
         ),
     )
+    # Half valid (so sessions exist and move through their states), a quarter shaped by
+    # the schema, a quarter hostile.
+    return st.sampled_from(["valid", "valid", "shaped", "hostile"]).flatmap(
+        lambda kind: {"valid": valid, "shaped": shaped, "hostile": hostile}[kind]
+    )
 
 
 # --- whole requests ------------------------------------------------------------------------
+
+
+def _resolve(spec: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    if "$ref" not in node:
+        return node
+    found: Any = spec
+    for part in node["$ref"].removeprefix("#/").split("/"):
+        found = found[part]
+    return dict(found)
+
 
 CONTENT_TYPES = (
     "application/json",
@@ -382,25 +420,26 @@ def requests(
         operation: dict[str, Any] | None = None
         body_schema: dict[str, Any] | None = None
         required: tuple[str, ...] = ()
-        if draw(st.integers(0, 4)):  # mostly: a real template
+        documented: tuple[str, ...] = ()
+        if draw(st.sampled_from(["template"] * 4 + ["garbage"])) == "template":
             path, method, op = draw(st.sampled_from(templates))
             for param in PARAM.findall(path):
                 path = path.replace("{" + param + "}", draw(_value_for(param)), 1)
-            if draw(st.integers(0, 7)) == 0:
+            if draw(st.sampled_from([False] * 7 + [True])):
                 method = draw(st.sampled_from(METHODS))
             else:
                 operation = op
             content = op.get("requestBody", {}).get("content", {}).get("application/json", {})
             body_schema = content.get("schema")
-            required = tuple(
-                p["name"] for p in op.get("parameters", []) if p.get("required") and "in" in p
-            )
-            required = tuple(r for r in required if r in QUERY_VALUES)
+            params = [_resolve(spec, p) for p in op.get("parameters", [])]
+            query_params = [p for p in params if p["in"] == "query"]
+            documented = tuple(p["name"] for p in query_params)
+            required = tuple(p["name"] for p in query_params if p.get("required"))
         else:
             root = draw(st.sampled_from(garbage_roots))
             path = prefix + root + "/".join(draw(st.lists(segments, max_size=8)))
             method = draw(st.sampled_from(METHODS))
-        query = draw(queries(required))
+        query = draw(queries(documented, required))
         target = path + (f"?{query}" if query or draw(st.booleans()) else "")
         body = draw(bodies(schemas, body_schema))
         headers = {"Content-Type": draw(st.sampled_from(CONTENT_TYPES))}

@@ -17,6 +17,7 @@ from .conftest import sessions_config
 
 ROUTES = [
     ("GET", "jupyter-sessions/config"),
+    ("GET", "jupyter-sessions/openapi.json"),
     ("GET", f"jupyter-sessions/events?parent={PARENT}"),
     ("GET", f"jupyter-sessions/v1/{PARENT}/sessions"),
     ("POST", f"jupyter-sessions/v1/{PARENT}/sessions?sessionId=auth-check"),
