@@ -118,7 +118,7 @@ def _spawn_helper(client: SessionsClient, names: list[str]) -> None:
     import subprocess
 
     env = dict(os.environ)
-    auth = client._request_headers().get("Authorization", "")
+    auth = client.request_headers().get("Authorization", "")
     if auth:
         env[_AUTH_ENV] = auth  # not on the command line, where any user could read it
     cmd = [sys.executable, "-m", "jupyter_sessions.cleanup", client.api_root, *names]

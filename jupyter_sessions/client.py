@@ -139,6 +139,7 @@ class ServerConfig:
     location: str = ""
     parent: str = ""
     user: str = ""
+    heartbeat_interval: float = 15.0
 
     @property
     def api_root(self) -> str:
@@ -162,6 +163,7 @@ class ServerConfig:
                 pass
             else:
                 project, location = project or p.project, location or p.location
+        heartbeat = data.get("heartbeatInterval")
         return cls(
             url=url,
             backend=text("backend"),
@@ -170,6 +172,9 @@ class ServerConfig:
             location=location,
             parent=parent,
             user=text("user"),
+            heartbeat_interval=float(heartbeat)
+            if isinstance(heartbeat, (int, float)) and heartbeat > 0
+            else 15.0,
         )
 
 
@@ -650,7 +655,9 @@ class _ClientBase:
 
     # --- sending: the parts both transports share -------------------------------------
 
-    def _request_headers(self) -> dict[str, str]:
+    def request_headers(self) -> dict[str, str]:
+        """The headers of the next request, credentials included (fresh ones when the
+        client has an ``auth_headers`` provider): for streams opened outside the client."""
         # Called per attempt, so refreshed credentials apply to retries too.
         if self._auth_headers is None:
             return self._headers
@@ -836,7 +843,7 @@ class SessionsClient(_ClientBase):
                     call.path,
                     params=call.params,
                     json=call.body,
-                    headers=self._request_headers(),
+                    headers=self.request_headers(),
                     timeout=self._httpx_timeout(timeout),
                 )
             except httpx.HTTPError as exc:
@@ -1088,7 +1095,7 @@ class AsyncSessionsClient(_ClientBase):
                     call.path,
                     params=call.params,
                     json=call.body,
-                    headers=self._request_headers(),
+                    headers=self.request_headers(),
                     timeout=self._httpx_timeout(timeout),
                 )
             except httpx.HTTPError as exc:

@@ -409,6 +409,10 @@ class SessionMagics(Magics):
             self._client = _connect(wanted)
             self._connection = wanted
             if old is not None:
+                # Panels opened earlier hold the old client: close them with it.
+                widgets = sys.modules.get("jupyter_sessions.widgets")
+                if widgets is not None:
+                    widgets.SessionsPanel.close_all()
                 old.close()
         client = self.client
         if args.project:

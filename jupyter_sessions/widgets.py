@@ -37,7 +37,7 @@ from .api.errors import AlreadyExists, ApiError, InvalidArgument, NotFound
 from .api.model import Session, SessionTemplate
 from .api.names import Parent
 from .client import SessionsClient
-from .event_stream import EventStream, PollingFeed
+from .event_stream import DEFAULT_READ_TIMEOUT, EventStream, PollingFeed
 from .panel_actions import CANCELLED, RUNNING, SUCCEEDED, Action, ActionRunner
 from .panel_state import (
     FORM_FIELDS,
@@ -471,8 +471,9 @@ class SessionsPanel(widgets.VBox):
                 config.url,
                 self.parent,
                 self._enqueue,
-                # Private on purpose: the stream needs the client's exact credentials.
-                headers=self.client._request_headers(),
+                headers=self.client.request_headers(),
+                # A few heartbeats may be late before a connection counts as dead.
+                read_timeout=max(DEFAULT_READ_TIMEOUT, 1.5 * config.heartbeat_interval + 5),
             )
         else:  # a client straight to a Sessions API: no event stream there, so poll
             self._feed = PollingFeed(

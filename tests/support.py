@@ -204,6 +204,16 @@ class JupyterServerProcess:
         if proc.poll() is not None:
             raise RuntimeError(f"jupyter server exited: {self.log_path.read_text()[-3000:]}")
         self.url = json.loads(info_file.read_text())["url"]
+
+        def answers() -> bool:
+            # The info file is written a moment before the port accepts connections.
+            try:
+                with httpx.Client(timeout=5.0) as c:
+                    return c.get(self.url + "api/status", params={"token": self.token}).is_success
+            except httpx.HTTPError:
+                return False
+
+        wait_for(answers, timeout, what="jupyter server answering")
         return self
 
     @property

@@ -34,8 +34,11 @@ from . import SPEC_KINDS, SpecKind, spec_path
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "v1"
 REF = "#/components/schemas/"
-ITEM_PARAMETER = {"sessions": "session", "sessionTemplates": "sessionTemplate"}
-ITEM_PARAMETER["operations"] = "operation"
+ITEM_PARAMETER = {
+    "sessions": "session",
+    "sessionTemplates": "sessionTemplate",
+    "operations": "operation",
+}
 ENUM_INTS = "$alt=json;enum-encoding=int"
 
 # Fields the service sets (AIP OUTPUT_ONLY): marked readOnly, ignored on input.
@@ -459,8 +462,13 @@ def extension_routes() -> list[tuple[str, type]]:
 
 
 PROXY_PATTERN = "/jupyter-sessions/v1/(.*)"
-SAMPLE_VALUES = {"project": "p", "location": "l", "session": "s"}
-SAMPLE_VALUES.update(sessionTemplate="t", operation="o")
+SAMPLE_VALUES = {
+    "project": "p",
+    "location": "l",
+    "session": "s",
+    "sessionTemplate": "t",
+    "operation": "o",
+}
 
 
 def sample_path(template: str) -> str:
@@ -532,9 +540,18 @@ def build_extension() -> dict[str, Any]:
         paths[pattern] = fixed[pattern]
     config_schema = {
         "type": "object",
+        "description": "The effective configuration; backends may add keys of their own (the "
+        "dataproc backend: where the project and location came from, the credentials used).",
         "properties": {
-            key: {"type": "string"}
-            for key in ("backend", "endpoint", "project", "location", "parent", "user", "version")
+            **{
+                key: {"type": "string"}
+                for key in ("backend", "endpoint", "project", "location", "parent", "user")
+            },
+            "version": {"type": "string", "description": "jupyter-sessions version"},
+            "heartbeatInterval": {
+                "type": "number",
+                "description": "Seconds between heartbeats on an idle event stream",
+            },
         },
     }
     return {

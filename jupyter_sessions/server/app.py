@@ -51,6 +51,11 @@ class SessionsExtensionApp(ExtensionApp):
     full_list_interval = Float(
         60.0, config=True, help="Seconds between full listings (to notice deletions)."
     )
+    max_backoff = Float(
+        10.0,
+        config=True,
+        help="Longest wait, in seconds, between polls while the backend is unreachable.",
+    )
     heartbeat_interval = Float(
         15.0, config=True, help="Seconds between heartbeat events on an idle event stream."
     )
@@ -107,6 +112,7 @@ class SessionsExtensionApp(ExtensionApp):
                 transition_interval=self.transition_poll_interval,
                 steady_interval=self.steady_poll_interval,
                 full_interval=self.full_list_interval,
+                max_backoff=self.max_backoff,
             ),
             publish=self.bus.publish,
         )
@@ -205,4 +211,5 @@ class SessionsExtensionApp(ExtensionApp):
             "parent": self.default_parent,
             "user": user,
             "version": __version__,
+            "heartbeatInterval": self.heartbeat_interval,
         }

@@ -39,7 +39,7 @@ class WatchSettings:
     transition_interval: float = 0.5
     steady_interval: float = 10.0
     full_interval: float = 60.0
-    max_backoff: float = 30.0
+    max_backoff: float = 10.0
     page_size: int = 500
 
 

@@ -156,7 +156,7 @@ def fuzz_emulator(workdir: Path, examples: int, stress: bool) -> None:
     assert statuses[200] and statuses[400] and statuses[404], statuses
     record_figures(
         f"fuzz-emulator-{examples}",
-        {"requests": sum(statuses.values()), "sessions": sessions, **_by_class(statuses)},
+        {"requests": sum(statuses.values()), "sessions_in_store": sessions, **_by_class(statuses)},
         write=stress,
     )
 
@@ -179,7 +179,7 @@ def fuzz_proxy(workdir: Path, examples: int, stress: bool) -> None:
     assert statuses[200] and statuses[404], statuses
     record_figures(
         f"fuzz-proxy-{examples}",
-        {"requests": sum(statuses.values()), "sessions": sessions, **_by_class(statuses)},
+        {"requests": sum(statuses.values()), "sessions_in_store": sessions, **_by_class(statuses)},
         write=stress,
     )
 
@@ -215,7 +215,7 @@ def test_strategies_reach_every_documented_operation() -> None:
     each route), and its requests are plain ASCII on the wire."""
     seen: set[str] = set()
 
-    @settings(max_examples=1500, derandomize=True, database=None, deadline=None)
+    @settings(max_examples=1000, derandomize=True, database=None, deadline=None)
     @given(call=st.one_of(emulator_requests(), extension_requests()))
     def collect(call: Call) -> None:
         call.target.encode("ascii")

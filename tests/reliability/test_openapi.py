@@ -23,8 +23,11 @@ from ..support import wait_state
 from .conftest import Stack
 from .harness import Reply, assert_envelope
 
-ITEM = {"sessions": "{session}", "sessionTemplates": "{sessionTemplate}"}
-ITEM["operations"] = "{operation}"
+ITEM = {
+    "sessions": "{session}",
+    "sessionTemplates": "{sessionTemplate}",
+    "operations": "{operation}",
+}
 PARAM = re.compile(r"\{(\w+)\}")
 
 
@@ -251,3 +254,5 @@ def test_real_responses_match_the_documented_schemas(stack: Stack) -> None:
         _validate("emulator", "GET", f"{base_regions}/operations/{{operation}}", done)
         r = proxy.get("jupyter-sessions/config")
         _validate("extension", "GET", "/jupyter-sessions/config", r.json())
+        documented_keys = load_spec("extension")["components"]["schemas"]["ExtensionConfig"]
+        assert set(r.json()) <= set(documented_keys["properties"]), r.json()
