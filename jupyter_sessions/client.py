@@ -14,7 +14,6 @@ Both clients share request building, retry decisions and response parsing
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import inspect
 import logging
 import os
@@ -23,7 +22,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
@@ -31,7 +29,6 @@ import httpx
 
 from . import __version__
 from .api import errors
-from .api.codec import parse_duration
 from .api.errors import (
     Aborted,
     AlreadyExists,
@@ -60,6 +57,7 @@ from .api.model import (
     State,
 )
 from .api.names import ChildName, Parent
+from .retry_hints import retry_after
 
 __all__ = [
     "DEFAULT_LOCATION",
@@ -323,32 +321,6 @@ def _page_params(
     if page_token:
         params["pageToken"] = page_token
     return params
-
-
-def _server_retry_delay(response: httpx.Response) -> float | None:
-    """Seconds the server asked us to wait: ``Retry-After`` or a google.rpc.RetryInfo."""
-    header = response.headers.get("Retry-After")
-    if header:
-        try:
-            return max(0.0, float(header))
-        except ValueError:
-            pass
-        try:
-            when = email.utils.parsedate_to_datetime(header)
-        except (TypeError, ValueError):
-            when = None
-        if when is not None:
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=timezone.utc)
-            return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
-    try:
-        details = response.json()["error"]["details"]
-        for detail in details:
-            if str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
-                return max(0.0, parse_duration(str(detail["retryDelay"])).total_seconds())
-    except (ValueError, KeyError, TypeError, AttributeError):
-        pass
-    return None
 
 
 def _error_body(response: httpx.Response) -> Any:
@@ -700,7 +672,7 @@ class _ClientBase:
             assert response is not None
             if response.status_code not in _RETRY_STATUSES or not call.idempotent:
                 return None
-            hint = _server_retry_delay(response)
+            hint = retry_after(response)
             if hint is not None and hint > _MAX_RETRY_AFTER:
                 return None
             delay = hint if hint is not None else self._backoff(attempt)

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import abc
 import asyncio
-import email.utils
 import logging
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ import httpx
 
 from .. import __version__
 from ..api import errors
+from ..retry_hints import retry_after
 from .supervisor import EmulatorSupervisor
 
 log = logging.getLogger(__name__)
@@ -57,32 +56,6 @@ class RetryPolicy:
         if time.monotonic() + wait - started > self.max_total:
             return None
         return wait
-
-
-def retry_after(response: httpx.Response) -> float | None:
-    """Seconds the backend asked for: ``Retry-After`` (seconds or a date) or RetryInfo."""
-    header = response.headers.get("Retry-After")
-    if header:
-        try:
-            return max(0.0, float(header))
-        except ValueError:
-            pass
-        try:
-            when = email.utils.parsedate_to_datetime(header)
-        except (TypeError, ValueError):
-            when = None
-        if when is not None:
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=timezone.utc)
-            return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
-    try:
-        for detail in response.json()["error"]["details"]:
-            if str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
-                text = str(detail["retryDelay"])
-                return max(0.0, float(text[:-1] if text.endswith("s") else text))
-    except (ValueError, KeyError, TypeError, AttributeError):
-        pass
-    return None
 
 
 class Backend(abc.ABC):

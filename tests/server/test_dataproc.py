@@ -27,7 +27,8 @@ from jupyter_sessions.api.model import Operation, OperationType, Session, State
 from jupyter_sessions.emulator.auth import fingerprint
 from jupyter_sessions.emulator.faults import FailNext
 from jupyter_sessions.gcp_auth import INSTALL_HINT, GoogleAuth
-from jupyter_sessions.server.backend import RetryPolicy, retry_after
+from jupyter_sessions.retry_hints import retry_after
+from jupyter_sessions.server.backend import RetryPolicy
 from jupyter_sessions.server.dataproc import (
     GLOBAL_ENDPOINT,
     DataprocBackend,

@@ -1,0 +1,36 @@
+"""What a server asks a client to wait before retrying, shared by every HTTP caller."""
+
+from __future__ import annotations
+
+import email.utils
+from datetime import datetime, timezone
+
+import httpx
+
+from .api.codec import parse_duration
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Seconds the server asked us to wait: ``Retry-After`` or a google.rpc.RetryInfo."""
+    header = response.headers.get("Retry-After")
+    if header:
+        try:
+            return max(0.0, float(header))
+        except ValueError:
+            pass
+        try:
+            when = email.utils.parsedate_to_datetime(header)
+        except (TypeError, ValueError):
+            when = None
+        if when is not None:
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=timezone.utc)
+            return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    try:
+        details = response.json()["error"]["details"]
+        for detail in details:
+            if str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
+                return max(0.0, parse_duration(str(detail["retryDelay"])).total_seconds())
+    except (ValueError, KeyError, TypeError, AttributeError):
+        pass
+    return None
