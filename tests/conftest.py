@@ -9,20 +9,20 @@ import pytest
 from .support import EmulatorProcess
 
 
-@pytest.fixture(scope="module")
-def simulated_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
-    """A simulated-runtime emulator shared by a test module (zero delays)."""
+def _simulated(
+    factory: pytest.TempPathFactory, name: str, *extra: str
+) -> Iterator[EmulatorProcess]:
     emu = EmulatorProcess(
-        tmp_path_factory.mktemp("emu"),
-        "--runtime",
-        "simulated",
-        "--ttl-floor",
-        "1",
-        "--tick",
-        "0.2",
+        factory.mktemp(name), "--runtime", "simulated", "--ttl-floor", "1", "--tick", "0.2", *extra
     ).start()
     yield emu
     emu.stop()
+
+
+@pytest.fixture(scope="module")
+def simulated_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
+    """A simulated-runtime emulator shared by a test module (zero delays)."""
+    yield from _simulated(tmp_path_factory, "emu")
 
 
 @pytest.fixture
@@ -40,21 +40,7 @@ def workdir(tmp_path: Path) -> Path:
 def slow_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
     """A simulated-runtime emulator whose starts and stops take a moment, so tests can act
     on sessions while they are CREATING or TERMINATING."""
-    emu = EmulatorProcess(
-        tmp_path_factory.mktemp("emu-slow"),
-        "--runtime",
-        "simulated",
-        "--start-delay",
-        "1",
-        "--stop-delay",
-        "1",
-        "--ttl-floor",
-        "1",
-        "--tick",
-        "0.2",
-    ).start()
-    yield emu
-    emu.stop()
+    yield from _simulated(tmp_path_factory, "emu-slow", "--start-delay", "1", "--stop-delay", "1")
 
 
 @pytest.fixture

@@ -128,7 +128,6 @@ class _Txn:
     """What one store transaction changed in memory, and what waits for its commit."""
 
     undo: list[Callable[[], object]] = field(default_factory=list)
-    after_commit: list[Callable[[], None]] = field(default_factory=list)
     coroutines: list[Coroutine[Any, Any, None]] = field(default_factory=list)
 
 
@@ -157,7 +156,6 @@ class SessionService:
         self._txn: _Txn | None = None
         # Lifecycle changes the database refused, retried on each tick (oldest first).
         self._unsaved: list[tuple[_Record, Callable[[], None]]] = []
-        self.listeners: list[Callable[[Session], None]] = []
 
     # --- start and stop ---------------------------------------------------------------
 
@@ -306,7 +304,6 @@ class SessionService:
             self._save_operation(op)
             if request_id:
                 self._remember_request(scope, request_id, op.name)
-        self._notify(rec)
         self._spawn(self._bring_up(rec))
         return op
 
@@ -487,7 +484,6 @@ class SessionService:
         s.state_time = utcnow()
         self._save(rec)
         self._settle(rec)
-        self._notify(rec)
 
     def _settle(self, rec: _Record) -> None:
         """Finish every pending operation the session's state now answers."""
@@ -637,7 +633,6 @@ class SessionService:
             with self._atomic(rec):
                 self._record_usage(rec)
                 self._save(rec)
-                self._notify(rec)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         if self._txn is not None:  # work a change starts waits until the change is durable
@@ -651,13 +646,6 @@ class SessionService:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("Lifecycle task failed", exc_info=task.exception())
-
-    def _notify(self, rec: _Record) -> None:
-        if self._txn is not None:  # listeners hear only about committed changes
-            self._txn.after_commit.append(partial(self._notify, rec))
-            return
-        for listener in self.listeners:
-            listener(rec.session)
 
     # --- templates --------------------------------------------------------------------
 
@@ -857,8 +845,8 @@ class SessionService:
     @contextmanager
     def _atomic(self, *records: _Record) -> Iterator[None]:
         """One store transaction; if the database refuses it, the in-memory changes made
-        inside are undone (``records`` are the sessions it may change) and the tasks and
-        notifications it started are dropped. Nested use joins the outer transaction."""
+        inside are undone (``records`` are the sessions it may change) and the tasks it
+        started are dropped. Nested use joins the outer transaction."""
         outer = self._txn
         txn = outer or _Txn()
         txn.undo.extend(self._snapshot(rec) for rec in records)
@@ -880,8 +868,6 @@ class SessionService:
         self._txn = None
         for coro in txn.coroutines:
             self._spawn(coro)
-        for action in txn.after_commit:
-            action()
 
     def _snapshot(self, rec: _Record) -> Callable[[], None]:
         """A function that puts one session record back as it is now."""

@@ -180,21 +180,16 @@ export interface ICountdown {
   dueAt: number;
 }
 
-/**
- * Time left before the idle timeout of an ACTIVE session, counted from when
- * it became ACTIVE (activity resets the server's idle clock, so the real
- * shutdown can only come later than this).
- */
-export function idleCountdown(
+/** Time left before an ACTIVE session reaches a limit counted from when it became ACTIVE. */
+function countdownFrom(
   session: ISession,
+  limit: string | undefined,
   now: number
 ): ICountdown | null {
   if (session.state !== 'ACTIVE') {
     return null;
   }
-  const total = parseProtoDuration(
-    session.environmentConfig?.executionConfig?.idleTtl
-  );
+  const total = parseProtoDuration(limit);
   const since = parseTime(session.stateTime);
   if (total === null || since === null) {
     return null;
@@ -208,29 +203,31 @@ export function idleCountdown(
 }
 
 /**
- * Time left before the hard ttl of an ACTIVE session, counted from when it
- * became ACTIVE.
+ * Time left before the idle timeout of an ACTIVE session, counted from when
+ * it became ACTIVE (activity resets the server's idle clock, so the real
+ * shutdown can only come later than this).
  */
+export function idleCountdown(
+  session: ISession,
+  now: number
+): ICountdown | null {
+  return countdownFrom(
+    session,
+    session.environmentConfig?.executionConfig?.idleTtl,
+    now
+  );
+}
+
+/** Time left before the hard ttl of an ACTIVE session. */
 export function ttlCountdown(
   session: ISession,
   now: number
 ): ICountdown | null {
-  if (session.state !== 'ACTIVE') {
-    return null;
-  }
-  const total = parseProtoDuration(
-    session.environmentConfig?.executionConfig?.ttl
+  return countdownFrom(
+    session,
+    session.environmentConfig?.executionConfig?.ttl,
+    now
   );
-  const since = parseTime(session.stateTime);
-  if (total === null || since === null) {
-    return null;
-  }
-  const dueAt = since + total * 1000;
-  return {
-    remaining: Math.max(0, (dueAt - now) / 1000),
-    total,
-    dueAt
-  };
 }
 
 /** Labels that the service adds itself. */

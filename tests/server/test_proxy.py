@@ -161,12 +161,18 @@ def test_proxy_refuses_everything_outside_the_allow_list(
 
 
 def test_host_header_cannot_steer_the_proxy(server: JupyterServerProcess) -> None:
-    """Given a forged Host header, the proxy still talks only to its own backend."""
-    with server.client() as c:
-        r = c.get(f"{API}{PARENT}/sessions", headers={"Host": "127.0.0.2:9"})
-    assert r.status_code in (200, 403, 404)
-    if r.status_code == 200:
-        assert "sessions" in r.json() or r.json() == {}
+    """Given a forged Host header, the request is served by the extension's own backend:
+    the answer is the emulator's listing and the emulator counts exactly that request."""
+    endpoint = server.config()["endpoint"]
+    with httpx.Client(base_url=endpoint, timeout=10.0) as direct:
+        before = direct.get("emulator/stats").json()["requests"].get("GET sessions.list", 0)
+        expected = direct.get(f"v1/{PARENT}/sessions").json()
+        with server.client() as c:
+            r = c.get(f"{API}{PARENT}/sessions", headers={"Host": "127.0.0.2:9"})
+        after = direct.get("emulator/stats").json()["requests"].get("GET sessions.list", 0)
+    assert r.status_code == 200, r.text
+    assert r.json() == expected
+    assert after == before + 2  # our direct listing and the proxied one
 
 
 def raw_get(server: JupyterServerProcess, path: str) -> tuple[int, str]:
