@@ -6,6 +6,7 @@ with JSON; nothing a client sends can produce an HTML page or a traceback.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -22,6 +23,7 @@ from .. import __version__
 from ..api import errors
 from ..api.codec import Message
 from .auth import redact_query
+from .changes import stream_feed
 from .engine import SessionService
 from .faults import Faults, InjectedFault
 
@@ -90,6 +92,9 @@ class ApiHandler(tornado.web.RequestHandler):
                 self._write_json(self._openapi())
                 return
             result = self._route(path)
+            if inspect.isawaitable(result):  # the change feed streams its own answer
+                await result
+                return
             if isinstance(result, Message):
                 self._write_json(result.to_json(enum_ints=self._enum_ints()))
             else:
@@ -160,6 +165,13 @@ class ApiHandler(tornado.web.RequestHandler):
         if collection == "sessions":
             return {
                 ("GET", 5, ""): ("sessions.list", lambda: listing(svc.list_sessions)),
+                # Beyond the Dataproc API: the change feed (see changes.py).
+                ("GET", 5, "watch"): (
+                    "sessions.watch",
+                    lambda: stream_feed(
+                        self, svc.store.changes, parent, q("since"), q("wait"), q("heartbeat")
+                    ),
+                ),
                 ("POST", 5, ""): (
                     "sessions.create",
                     lambda: svc.create_session(

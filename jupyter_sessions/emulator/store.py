@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..api.errors import Unavailable
+from . import changes
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -63,6 +64,8 @@ class SessionStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(_SCHEMA)
+        changes.install(self._db)  # logs every session write, for the change feed
+        self.changes = changes.ChangeLog(self._db)
         if max_pages is not None:
             # A size cap (tests use it to see how a full disk is handled).
             self._db.execute(f"PRAGMA max_page_count={int(max_pages)}")

@@ -70,6 +70,8 @@ class Route:
     query: tuple[str, ...] = ()  # parameter component names; "!" suffix = required
     body: str | None = None
     response: str = "Empty"
+    content: str = "application/json"  # of the 200 answer
+    description: str = ""
 
 
 ROUTES: dict[str, Route] = {
@@ -86,6 +88,20 @@ ROUTES: dict[str, Route] = {
         "Operation",
     ),
     "sessions.get": Route("Get a session", response="Session"),
+    "sessions.watch": Route(
+        "Follow changes of the parent's sessions (emulator only, beyond the Dataproc API)",
+        ("since", "wait", "heartbeat"),
+        None,
+        "ChangeFeedLine",
+        "application/x-ndjson",
+        "An addition of this emulator, not part of the Dataproc API. Newline-delimited JSON, "
+        "one ChangeFeedLine a line, each with a resume position: without `since` (or with an "
+        "unknown or too old one) a `reset` line with every session of the parent comes "
+        "first; then every committed change in order (each state a session passes through, "
+        "and deletions); the stream stays open for `wait` seconds, with a heartbeat line "
+        "every `heartbeat` seconds while nothing changes. Reconnect with `since` set to the "
+        "last position read to miss nothing.",
+    ),
     "sessions.delete": Route(
         "Delete a session (terminating it first if ACTIVE)", ("requestId",), None, "Operation"
     ),
@@ -144,10 +160,37 @@ QUERY_PARAMETERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "string", "pattern": REQUEST_ID_RE.pattern},
         "description": "Idempotency key: a repeated requestId returns the first Operation.",
     },
+    "since": {
+        "schema": {"type": "string"},
+        "description": "Resume position: the `position` of the last change feed line read.",
+    },
+    "wait": {
+        "schema": {"type": "number", "minimum": 0, "maximum": 3600, "default": 0},
+        "description": "Seconds to keep the change feed open for new changes (0: backlog only).",
+    },
+    "heartbeat": {
+        "schema": {"type": "number", "minimum": 0.05, "maximum": 60, "default": 1},
+        "description": "Seconds between heartbeat lines while nothing changes.",
+    },
     "alt": {
         "name": "$alt",
         "schema": {"type": "string", "examples": [ENUM_INTS]},
         "description": f"With `{ENUM_INTS}`, enums are written as integers.",
+    },
+}
+
+CHANGE_FEED_LINE: dict[str, Any] = {
+    "type": "object",
+    "description": "One line of the change feed: a reset, a changed session, a deletion or a "
+    "heartbeat, with the position to resume after it.",
+    "required": ["position"],
+    "properties": {
+        "position": {"type": "string", "description": "Pass as `since` to resume after it."},
+        "reset": {"type": "boolean", "description": "`sessions` is the whole current set."},
+        "sessions": {"type": "array", "items": {"$ref": REF + "Session"}},
+        "session": {"$ref": REF + "Session"},
+        "deleted": {"type": "string", "description": "The name of a deleted session."},
+        "heartbeat": {"type": "boolean", "description": "Nothing new yet."},
     },
 }
 
@@ -358,8 +401,8 @@ def _operation(route: Route, op_id: str, tag: str, params: list[str], note: str 
         "tags": [tag],
         "parameters": parameters,
     }
-    if note:
-        out["description"] = note.strip()
+    if note or route.description:
+        out["description"] = (route.description + " " + note).strip()
     if route.body:
         out["requestBody"] = {
             "required": route.body != "TerminateSessionRequest",
@@ -368,7 +411,7 @@ def _operation(route: Route, op_id: str, tag: str, params: list[str], note: str 
     out["responses"] = {
         "200": {
             "description": "OK",
-            "content": {"application/json": {"schema": {"$ref": REF + route.response}}},
+            "content": {route.content: {"schema": {"$ref": REF + route.response}}},
         },
         "default": {"$ref": "#/components/responses/Error"},
     }
@@ -435,7 +478,7 @@ def build_emulator() -> dict[str, Any]:
         "security": [{}, {"bearerToken": []}],
         "paths": dict(sorted(paths.items())),
         "components": {
-            **_components({}),
+            **_components({"ChangeFeedLine": CHANGE_FEED_LINE}),
             "securitySchemes": {"bearerToken": {"type": "http", "scheme": "bearer"}},
         },
     }
