@@ -51,6 +51,8 @@ class Runtime(abc.ABC):
     """Starts, watches and stops what runs behind a session."""
 
     kind: str = "abstract"
+    #: Whether sessions get a Jupyter kernel that the kernel gateway can relay to.
+    serves_kernels: bool = False
 
     async def open(self) -> None:  # noqa: B027 - optional hook
         """Prepare (for example fill a warm pool). Called once, before any launch."""
@@ -99,3 +101,25 @@ class Runtime(abc.ABC):
     @abc.abstractmethod
     def endpoints(self, handle: RuntimeHandle) -> dict[str, str]:
         """How a client on this machine reaches it (runtimeInfo.endpoints)."""
+
+    # --- what a kernel gateway needs (optional: runtimes without kernels keep the defaults)
+
+    def check_config(self, config: dict[str, Any]) -> None:  # noqa: B027 - optional hook
+        """Raise RuntimeStartError at once if a session with this config cannot run here,
+        so nothing is created for it."""
+
+    def connection_file(self, handle: RuntimeHandle) -> str | None:
+        """The Jupyter connection file of the session's kernel, if it has one."""
+        return None
+
+    def execution_state(self, handle: RuntimeHandle) -> str:
+        """The kernel's last reported execution state: starting, idle or busy."""
+        return "idle"
+
+    async def interrupt(self, handle: RuntimeHandle) -> None:
+        """Interrupt what the kernel is running."""
+        raise RuntimeStartError(f"The {self.kind} runtime has no kernel to interrupt")
+
+    async def restart(self, handle: RuntimeHandle) -> RuntimeHandle:
+        """Replace the kernel process by a fresh one reachable at the same address."""
+        raise RuntimeStartError(f"The {self.kind} runtime has no kernel to restart")

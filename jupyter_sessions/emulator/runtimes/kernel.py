@@ -74,6 +74,7 @@ class _Kernel:
     watcher: asyncio.Task[None] | None = None
     last_activity: float | None = None
     iopub_seen: asyncio.Event = field(default_factory=asyncio.Event)
+    execution_state: str = "starting"
 
     @property
     def id(self) -> str:
@@ -195,6 +196,7 @@ class KernelRuntime(Runtime):
     """Runs each session in a real IPython kernel, with a warm pool of ready kernels."""
 
     kind = "kernel"
+    serves_kernels = True
     #: How long a kernel found after a restart gets to answer kernel_info before it is killed.
     adopt_timeout: float = 5.0
 
@@ -344,6 +346,46 @@ class KernelRuntime(Runtime):
         """The last lines the kernel wrote to stdout/stderr (empty once stopped)."""
         return _log_tail(handle.data.get("log_file"), lines)
 
+    # --- what the kernel gateway needs --------------------------------------------------------
+
+    def check_config(self, config: dict[str, Any]) -> None:
+        _kernel_kind(config)
+
+    def connection_file(self, handle: RuntimeHandle) -> str | None:
+        path = self._own_file(handle.data.get("connection_file"))
+        return str(path) if path is not None and path.is_file() else None
+
+    def execution_state(self, handle: RuntimeHandle) -> str:
+        kernel = self._kernels.get(str(handle.data.get("id", "")))
+        return kernel.execution_state if kernel is not None else "starting"
+
+    async def interrupt(self, handle: RuntimeHandle) -> None:
+        """SIGINT to the kernel's process group, as jupyter_client does for ipykernel."""
+        if not self._is_ours(handle.data, None):
+            raise RuntimeStartError("The session's kernel is not running")
+        _signal(int(handle.data["pid"]), signal.SIGINT)
+
+    async def restart(self, handle: RuntimeHandle) -> RuntimeHandle:
+        """Stop the kernel process and start a new one on the same connection file, so
+        connected clients (same ports, same key) carry on with a fresh kernel."""
+        data = dict(handle.data)
+        kid = str(data.get("id", ""))
+        if self._own_file(data.get("connection_file")) is None:
+            raise RuntimeStartError("The session's kernel has no connection file to reuse")
+        used = self._measure(data)
+        kernel = self._kernels.pop(kid, None)
+        proc = kernel.proc if kernel is not None else None
+        if self._is_ours(data, proc):
+            await self._polite_shutdown(data, kernel, proc)
+        if kernel is not None:
+            await self._detach(kernel)
+        await self._force_stop(data, proc)
+        data["cpu_offset"] = used.cpu_seconds  # usage carries on across restarts
+        fresh = await self._start_kernel(data.get("session"), reuse=data)
+        self._unmark_unclaimed(fresh.data)
+        log.info("Kernel %s restarted (pid %s)", kid, fresh.pid)
+        return RuntimeHandle(self.kind, dict(fresh.data))
+
     # --- warm pool ------------------------------------------------------------------------
 
     def _schedule_fill(self) -> None:
@@ -401,15 +443,21 @@ class KernelRuntime(Runtime):
 
     # --- starting, probing, watching --------------------------------------------------------
 
-    async def _start_kernel(self, session_name: str | None) -> _Kernel:
-        """Start a kernel process and return once it answers kernel_info."""
+    async def _start_kernel(
+        self, session_name: str | None, reuse: dict[str, Any] | None = None
+    ) -> _Kernel:
+        """Start a kernel process and return once it answers kernel_info; with ``reuse``
+        (a handle's data), on that kernel's id and connection file (a restart)."""
         self.kernels_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        kid = uuid.uuid4().hex[:16]
+        kid = str(reuse["id"]) if reuse else uuid.uuid4().hex[:16]
         conn = self.kernels_dir / f"kernel-{kid}.json"
         log_file = self.kernels_dir / f"kernel-{kid}.log"
-        _, info = write_connection_file(
-            str(conn), ip=_IP, key=secrets.token_hex(32).encode(), kernel_name="python3"
-        )
+        if reuse:
+            info = json.loads(conn.read_text())
+        else:
+            _, info = write_connection_file(
+                str(conn), ip=_IP, key=secrets.token_hex(32).encode(), kernel_name="python3"
+            )
         env = dict(os.environ)
         env.pop("JPY_PARENT_PID", None)  # without it the kernel survives the emulator
         env[MARKER_ENV] = kid
@@ -427,6 +475,12 @@ class KernelRuntime(Runtime):
             "shell_port": int(info["shell_port"]),
             "session": session_name,
         }
+        if reuse:
+            data.update(
+                started=reuse.get("started", data["started"]),
+                kernel=reuse.get("kernel", "python"),
+                cpu_offset=float(reuse.get("cpu_offset") or 0.0),
+            )
         cmd = [self.python, "-m", "ipykernel_launcher", "-f", str(conn)]
         try:
             with open(log_file, "ab") as out:
@@ -516,6 +570,10 @@ class KernelRuntime(Runtime):
                 log.debug("Ignoring IOPub message of kernel %s: %s", kernel.id, err)
                 continue
             kernel.iopub_seen.set()
+            if msg.get("msg_type") == "status":
+                state = (msg.get("content") or {}).get("execution_state")
+                if state in ("starting", "idle", "busy"):
+                    kernel.execution_state = state
             parent = msg.get("parent_header") or {}
             if parent.get("session") == own or parent.get("msg_type") in _PROBE_REQUESTS:
                 continue  # our own probes, or someone else's kernel_info
@@ -661,6 +719,7 @@ class KernelRuntime(Runtime):
         kid = str(data.get("id") or "")
         if self._is_ours(data, None):
             cpu, rss = _group_usage(int(data["pid"]))
+            cpu += float(data.get("cpu_offset") or 0.0)
             previous = self._usage.get(kid)
             # Children reaped by nobody drop out of the sum; usage never goes backwards.
             if previous is not None:
