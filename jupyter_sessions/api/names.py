@@ -7,12 +7,37 @@ from dataclasses import dataclass
 
 from .errors import bad_request
 
+# What Dataproc accepts in names, and nothing else (no spaces, newlines or encodings, so
+# a name can neither forge a log line nor steer a URL): project ids or numbers (a
+# domain-scoped project adds ``domain:``), locations such as us-central1, and resource ids
+# of letters, digits, '-' and '_' (session and template ids are narrower still, see
+# validation.py; operation ids are UUIDs).
+PROJECT = r"(?:[a-z0-9][a-z0-9.-]{0,61}[a-z0-9]:)?[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+LOCATION = r"[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?"
+RESOURCE_ID = r"[A-Za-z0-9](?:[A-Za-z0-9_-]{0,98}[A-Za-z0-9])?"
+PROJECT_RE = re.compile(rf"^{PROJECT}$")
+LOCATION_RE = re.compile(rf"^{LOCATION}$")
 _SEGMENT = r"[^/]+"
 _PARENT_RE = re.compile(rf"^projects/({_SEGMENT})/(?:locations|regions)/({_SEGMENT})$")
 _CHILD_RE = re.compile(
     rf"^projects/({_SEGMENT})/(locations|regions)/({_SEGMENT})/"
-    rf"(sessions|sessionTemplates|operations)/({_SEGMENT})$"
+    rf"(sessions|sessionTemplates|operations)/({RESOURCE_ID})$"
 )
+
+
+def _check_parent(project: str, location: str, field: str) -> None:
+    if not PROJECT_RE.match(project):
+        raise bad_request(
+            field,
+            f"project {project!r} is not a project id: lowercase letters, digits and hyphens "
+            "(or a project number)",
+        )
+    if not LOCATION_RE.match(location):
+        raise bad_request(
+            field,
+            f"location {location!r} is not a region: lowercase letters, digits and hyphens, "
+            "such as us-central1",
+        )
 _TEMPLATE_URL_PREFIX = "https://www.googleapis.com/compute/v1/"
 
 
@@ -45,6 +70,7 @@ class Parent:
         m = _PARENT_RE.match(text or "")
         if not m:
             raise bad_request(field, f"expected projects/PROJECT/locations/LOCATION, got {text!r}")
+        _check_parent(m.group(1), m.group(2), field)
         return cls(m.group(1), m.group(2))
 
 
@@ -64,6 +90,7 @@ class ChildName:
                 field,
                 f"expected projects/PROJECT/locations/LOCATION/{collection}/ID, got {text!r}",
             )
+        _check_parent(m.group(1), m.group(3), field)
         return cls(Parent(m.group(1), m.group(3)), collection, m.group(5))
 
 

@@ -26,6 +26,7 @@ from .auth import redact_query
 from .changes import stream_feed
 from .engine import SessionService
 from .faults import Faults, InjectedFault
+from .guard import DEFAULT_ALLOWED_HOSTS, check_request
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +69,13 @@ class ApiHandler(tornado.web.RequestHandler):
         stats: Stats,
         authenticate: Authenticator | None,
         faults: Faults | None = None,
+        allowed_hosts: frozenset[str] = frozenset(DEFAULT_ALLOWED_HOSTS),
     ) -> None:
         self.service = service
         self.stats = stats
         self.authenticate = authenticate
         self.faults = faults
+        self.allowed_hosts = allowed_hosts
 
     def check_xsrf_cookie(self) -> None:  # an API, not a browser app
         return
@@ -81,6 +84,7 @@ class ApiHandler(tornado.web.RequestHandler):
         route = "unknown"
         try:
             path = self.request.path
+            check_request(self.request, self.allowed_hosts)  # before anything, /healthz too
             if path in self.LOCAL_PATHS:
                 route = path
                 self._write_json(self._local(path))
@@ -329,6 +333,7 @@ def make_app(
     *,
     authenticate: Authenticator | None = None,
     faults: Faults | None = None,
+    allowed_hosts: frozenset[str] = frozenset(DEFAULT_ALLOWED_HOSTS),
 ) -> tornado.web.Application:
     stats = Stats()
     handler_args = {
@@ -336,6 +341,7 @@ def make_app(
         "stats": stats,
         "authenticate": authenticate,
         "faults": faults,
+        "allowed_hosts": allowed_hosts,
     }
     app = tornado.web.Application(
         [(r"/.*", ApiHandler, handler_args)],
@@ -344,4 +350,6 @@ def make_app(
         log_function=log_request,
     )
     app.settings["stats"] = stats
+    # Other handlers of this app pass it to guard.check_request too.
+    app.settings["allowed_hosts"] = allowed_hosts
     return app

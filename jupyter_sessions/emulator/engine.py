@@ -194,7 +194,7 @@ class SessionService:
                 *(self.runtime.stop(r.handle) for r in live if r.handle), return_exceptions=True
             )
             try:
-                with self._atomic(*live):
+                with self._atomic(*live, reserve=True):
                     for rec in live:
                         self._transition(
                             rec,
@@ -353,7 +353,7 @@ class SessionService:
         op = self._new_operation(
             parent, rec, OperationType.TERMINATE, "Terminate session", utcnow()
         )
-        with self._atomic(rec):
+        with self._atomic(rec, reserve=True):  # works on a full database
             self._save_operation(op)
             rec.ops.append(op.name)
             if request_id:
@@ -382,7 +382,7 @@ class SessionService:
             raise errors.FailedPrecondition(f"Session {name} is already being deleted")
         parent = ChildName.parse(name, "sessions").parent
         op = self._new_operation(parent, rec, OperationType.DELETE, "Delete session", utcnow())
-        with self._atomic(rec):
+        with self._atomic(rec, reserve=True):  # works on a full database
             rec.pending_delete = op.name
             rec.ops.append(op.name)
             self._save_operation(op)
@@ -725,7 +725,7 @@ class SessionService:
 
     def delete_template(self, name: str) -> None:
         self.get_template(name)
-        with self.store.transaction():
+        with self.store.transaction(reserve=True):
             self.store.delete_template(name)
         del self._templates[name]
 
@@ -795,7 +795,7 @@ class SessionService:
 
     def delete_operation(self, name: str) -> None:
         op = self.get_operation(name)
-        with self.store.transaction():
+        with self.store.transaction(reserve=True):
             self.store.delete_operation(op.name)
         self._operations.pop(op.name, None)
         self._op_seq.pop(op.name, None)
@@ -843,10 +843,11 @@ class SessionService:
     # --- all or nothing ---------------------------------------------------------------
 
     @contextmanager
-    def _atomic(self, *records: _Record) -> Iterator[None]:
+    def _atomic(self, *records: _Record, reserve: bool = False) -> Iterator[None]:
         """One store transaction; if the database refuses it, the in-memory changes made
         inside are undone (``records`` are the sessions it may change) and the tasks it
-        started are dropped. Nested use joins the outer transaction."""
+        started are dropped. Nested use joins the outer transaction. ``reserve``: a change
+        that ends sessions, allowed into the room kept back on a capped database."""
         outer = self._txn
         txn = outer or _Txn()
         txn.undo.extend(self._snapshot(rec) for rec in records)
@@ -855,7 +856,7 @@ class SessionService:
             return
         self._txn = txn
         try:
-            with self.store.transaction():
+            with self.store.transaction(reserve=reserve):
                 yield
         except BaseException:
             self._txn = None
@@ -917,7 +918,7 @@ class SessionService:
         up or went away). If the database refuses it, memory stays as the disk has it
         and the change is retried on each tick until it is recorded."""
         try:
-            with self._atomic(rec):
+            with self._atomic(rec, reserve=True):
                 change()
         except errors.ApiError as exc:
             log.warning("Could not record a change of %s (will retry): %s", rec.session.name, exc)
@@ -928,7 +929,7 @@ class SessionService:
         while self._unsaved:
             rec, change = self._unsaved[0]
             if self._sessions.get(rec.session.name) is rec:
-                with self._atomic(rec):
+                with self._atomic(rec, reserve=True):
                     change()
             self._unsaved.pop(0)
 

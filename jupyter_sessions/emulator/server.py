@@ -105,7 +105,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--allow-remote",
         action="store_true",
-        help="allow binding a non-loopback address (the API has no authentication by default)",
+        help="allow binding a non-loopback address and any Host header (the API has no "
+        "authentication unless --require-token is given)",
+    )
+    p.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name accepted in the Host header besides localhost and loopback "
+        "addresses (repeatable; '*' accepts any); other names get 403, so a web page cannot "
+        "reach the API through DNS rebinding",
+    )
+    p.add_argument(
+        "--parent-pid",
+        type=int,
+        default=None,
+        metavar="PID",
+        help="exit when process PID (the Jupyter server that started this emulator) exits, "
+        "leaving session runtimes running for the next start to re-adopt",
     )
     p.add_argument("--ready-file", default=None, help="write {url, port, pid} here once serving")
     p.add_argument("--log-level", default="INFO")
@@ -152,10 +170,17 @@ async def _serve(args: argparse.Namespace) -> int:
     from .auth import make_authenticator
     from .engine import EngineConfig, SessionService
     from .faults import Faults
+    from .guard import ANY_HOST, DEFAULT_ALLOWED_HOSTS
+    from .lock import DatabaseLock, DatabaseLocked
     from .runtimes.base import Runtime
     from .store import SessionStore
 
     db = Path(args.db) if args.db else default_data_dir() / "emulator.sqlite"
+    try:
+        lock = DatabaseLock(db).acquire()  # held until this process exits
+    except DatabaseLocked as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
     store = SessionStore(db, max_pages=args.db_max_pages)
     runtime: Runtime
     if args.runtime == "kernel":
@@ -176,10 +201,14 @@ async def _serve(args: argparse.Namespace) -> int:
     faults = Faults(args.deny, args.fail_next)
     service = SessionService(store, runtime, config)
     await service.open()
+    allowed_hosts = {*DEFAULT_ALLOWED_HOSTS, *(h.lower() for h in args.allowed_host)}
+    if args.allow_remote:
+        allowed_hosts.add(ANY_HOST)
     app = make_app(
         service,
         authenticate=make_authenticator(args.require_token, args.record_requests),
         faults=faults if faults else None,
+        allowed_hosts=frozenset(allowed_hosts),
     )
     server = tornado.httpserver.HTTPServer(app, max_body_size=4 * 1024 * 1024)
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
@@ -188,6 +217,7 @@ async def _serve(args: argparse.Namespace) -> int:
     port = sockets[0].getsockname()[1]
     host = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{host}:{port}"
+    lock.update(url=url, parentPid=args.parent_pid)
     if args.ready_file:
         tmp = Path(args.ready_file + ".tmp")
         tmp.write_text(json.dumps({"url": url, "port": port, "pid": os.getpid()}))
@@ -199,16 +229,55 @@ async def _serve(args: argparse.Namespace) -> int:
         args.runtime,
         db,
     )
+    if args.require_token is None:
+        log.warning(
+            "No --require-token: any local process or user can use this API. To require "
+            "'Authorization: Bearer TOKEN', pass --require-token @FILE (a file only you can "
+            "read, holding the token)"
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    parent_gone = asyncio.Event()
+    watch = (
+        loop.create_task(_watch_parent(args.parent_pid, parent_gone, stop))
+        if args.parent_pid
+        else None
+    )
     await stop.wait()
-    log.info("Shutting down")
+    if watch is not None:
+        watch.cancel()
+    if parent_gone.is_set():
+        # A crashed server must not leave its emulator behind; its sessions' kernels stay
+        # up for the emulator of the next server to re-adopt.
+        log.warning(
+            "The process that started this emulator (pid %s) is gone; shutting down and "
+            "leaving session runtimes for the next start to re-adopt",
+            args.parent_pid,
+        )
+        service.config.stop_runtimes_on_close = False
+    else:
+        log.info("Shutting down")
     server.stop()
     await service.close()
     store.close()
+    lock.release()
     return 0
+
+
+async def _watch_parent(pid: int, gone: asyncio.Event, stop: asyncio.Event) -> None:
+    """Set ``gone`` and ``stop`` once process ``pid`` has exited."""
+    from .lock import process_alive
+
+    # Our own parent: once it dies we are re-parented, which pid reuse cannot fake.
+    own_parent = os.getppid() == pid
+    while not stop.is_set():
+        if os.getppid() != pid if own_parent else not process_alive(pid):
+            gone.set()
+            stop.set()
+            return
+        await asyncio.sleep(0.25)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,7 @@ so reads never touch the disk.
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,9 @@ from typing import Any
 
 from ..api.errors import Unavailable
 from . import changes
+
+# Pages kept back under --db-max-pages for changes that end sessions (at least).
+RESERVE_PAGES = 16
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -66,30 +70,68 @@ class SessionStore:
         self._db.executescript(_SCHEMA)
         changes.install(self._db)  # logs every session write, for the change feed
         self.changes = changes.ChangeLog(self._db)
-        if max_pages is not None:
-            # A size cap (tests use it to see how a full disk is handled).
-            self._db.execute(f"PRAGMA max_page_count={int(max_pages)}")
+        # A size cap (tests use it to see how a full disk is handled). Part of it is kept
+        # back for changes that end sessions (terminate, delete, a runtime that stopped):
+        # with a full database, space can still be freed through the API.
+        self.max_pages = int(max_pages) if max_pages is not None else None
+        self.reserve_pages = 0
+        if self.max_pages is not None:
+            self.reserve_pages = min(max(RESERVE_PAGES, self.max_pages // 20), self.max_pages // 2)
+            self._set_cap(reserve=False)
         self._depth = 0
 
     def close(self) -> None:
         self._db.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """Group writes; nested use joins the outer transaction."""
+    def transaction(self, *, reserve: bool = False) -> Iterator[None]:
+        """Group writes; nested use joins the outer transaction. ``reserve``: the change
+        ends or removes sessions and may use the pages kept back for that."""
         self._depth += 1
+        outer = self._depth == 1
         try:
-            if self._depth == 1:
+            if outer:
+                if reserve:
+                    self._set_cap(reserve=True)
                 self._exec("BEGIN IMMEDIATE")
             yield
-            if self._depth == 1:
+            if outer:
                 self._exec("COMMIT")
         except BaseException:
-            if self._depth == 1 and self._db.in_transaction:
+            if outer and self._db.in_transaction:
                 self._db.execute("ROLLBACK")
             raise
         finally:
+            if outer and reserve:
+                self._set_cap(reserve=False)
             self._depth -= 1
+
+    def _set_cap(self, *, reserve: bool) -> None:
+        if self.max_pages is None:
+            return
+        pages = self.max_pages if reserve else self.max_pages - self.reserve_pages
+        # SQLite never sets it below the current size: a grown file stays as it is.
+        self._db.execute(f"PRAGMA max_page_count={pages}")
+
+    def room(self) -> str:
+        """How much room is left, and where the file is, for a "database is full" error."""
+        try:
+            page_size, pages, free = (
+                int(self._db.execute(f"PRAGMA {name}").fetchone()[0])
+                for name in ("page_size", "page_count", "freelist_count")
+            )
+            disk = shutil.disk_usage(Path(self.path).resolve().parent).free
+        except (sqlite3.Error, OSError):
+            return f"the database is {self.path}"
+        parts = [f"the database {self.path} holds {pages * page_size // 1024} KiB"]
+        if self.max_pages is not None:
+            left = max(0, self.max_pages - self.reserve_pages - pages + free) * page_size
+            parts.append(
+                f"{left // 1024} KiB left under its cap of {self.max_pages} pages "
+                f"(--db-max-pages; {self.reserve_pages} more kept for terminate and delete)"
+            )
+        parts.append(f"{disk // (1024 * 1024)} MiB free on its disk")
+        return ", ".join(parts)
 
     def _exec(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
         try:
@@ -97,6 +139,11 @@ class SessionStore:
         except sqlite3.OperationalError as exc:
             # A full disk, a read-only file or a locked database: the change is refused,
             # nothing is half-written (the transaction rolls back).
+            if "full" in str(exc):
+                raise Unavailable(
+                    f"The emulator's database refused the change: it is full ({self.room()})."
+                    " Terminating and deleting sessions still works and frees room."
+                ) from exc
             raise Unavailable(f"The emulator's database refused the change: {exc}") from exc
 
     # sessions -----------------------------------------------------------------------

@@ -308,7 +308,8 @@ def test_malformed_json_on_every_body_method(api: httpx.Client) -> None:
         ("POST", f"/v1/{parent}/sessionTemplates"),
         ("PATCH", f"/v1/{name}"),
     ):
-        assert_error(api.request(method, url, content=b"{nope"), 400, "INVALID_ARGUMENT")
+        r = api.request(method, url, content=b"{nope", headers={"Content-Type": "application/json"})
+        assert_error(r, 400, "INVALID_ARGUMENT")
     assert api.get(f"/v1/{s['name']}").json()["state"] == "ACTIVE"
 
 
