@@ -42,8 +42,7 @@ def _config(**watch: Any) -> dict[str, Any]:
 
 
 def _proxy_overhead(server: JupyterServerProcess, rounds: int) -> list[Row]:
-    endpoint = server.config()["endpoint"]
-    with server.client() as proxy, httpx.Client(base_url=endpoint, timeout=30.0) as direct:
+    with server.client() as proxy, server.emulator() as direct:
         sid = "ovh-" + uuid.uuid4().hex[:6]
         direct.post(f"v1/{PARENT}/sessions", params={"sessionId": sid}).raise_for_status()
         name = f"{PARENT}/sessions/{sid}"
@@ -144,9 +143,10 @@ def _backend_total(endpoint: str) -> int:
         return int(c.get(endpoint + "emulator/stats").json()["total"])
 
 
-async def _plugin_client(endpoint: str, stop: asyncio.Event) -> None:
+async def _plugin_client(endpoint: str, token: str, stop: asyncio.Event) -> None:
     """Today's Google plugin: every client walks every page every 10 s."""
-    async with httpx.AsyncClient(base_url=endpoint, timeout=30.0) as c:
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=endpoint, timeout=30.0, headers=headers) as c:
         while not stop.is_set():
             token = ""
             while True:
@@ -168,7 +168,8 @@ async def _load(server: JupyterServerProcess, k: int, window: float, plugin: boo
     stop = asyncio.Event()
     tasks = []
     if plugin:
-        tasks = [asyncio.create_task(_plugin_client(endpoint, stop)) for _ in range(k)]
+        token = server.emulator_token_file.read_text().strip()
+        tasks = [asyncio.create_task(_plugin_client(endpoint, token, stop)) for _ in range(k)]
         await asyncio.sleep(0.5)
     else:
         readies = [asyncio.Event() for _ in range(k)]
@@ -186,8 +187,7 @@ async def _load(server: JupyterServerProcess, k: int, window: float, plugin: boo
 
 
 def _seed(server: JupyterServerProcess, active: int, finished: int) -> None:
-    endpoint = server.config()["endpoint"]
-    with httpx.Client(base_url=endpoint, timeout=30.0) as c:
+    with server.emulator() as c:
         names = []
         for i in range(active + finished):
             sid = f"load-{i:04d}"

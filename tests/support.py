@@ -228,6 +228,21 @@ class JupyterServerProcess:
     def anonymous(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30.0)
 
+    @property
+    def emulator_token_file(self) -> Path:
+        """The embedded emulator's token (written by the supervisor, 0600)."""
+        return self.data_dir / "jupyter_sessions" / "emulator.token"
+
+    def emulator(self, **kwargs: Any) -> httpx.Client:
+        """A client straight to the embedded emulator, with the token only its server holds."""
+        token = self.emulator_token_file.read_text().strip()
+        return httpx.Client(
+            base_url=self.config()["endpoint"],
+            timeout=30.0,
+            headers={"Authorization": f"Bearer {token}"},
+            **kwargs,
+        )
+
     def config(self) -> dict[str, Any]:
         with self.client() as c:
             r = c.get("jupyter-sessions/config")

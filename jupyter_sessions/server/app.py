@@ -8,7 +8,7 @@ from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Float, List, Unicode, default
+from traitlets import Float, Int, List, Unicode, default
 
 from .. import __version__
 from .backend import Backend, BackendClient, LocalBackend, UrlBackend
@@ -79,6 +79,12 @@ class SessionsExtensionApp(ExtensionApp):
     )
     request_timeout = Float(
         30.0, config=True, help="Timeout in seconds of each request to the sessions backend."
+    )
+    max_body_bytes = Int(
+        4 * 1024 * 1024,
+        config=True,
+        help="Largest request body the proxy forwards, in bytes (the embedded emulator's own "
+        "limit, 4 MiB, by default); a larger one gets 413.",
     )
     emulator_runtime = Unicode(
         "kernel",

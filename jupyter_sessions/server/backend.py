@@ -83,6 +83,15 @@ class Backend(abc.ABC):
         """Wait (bounded) until requests can be sent; False if it is not there yet."""
         return True
 
+    def incarnation(self) -> object:
+        """Which run of the backend answers now (the local emulator's pid), or None."""
+        return None
+
+    async def restarted(self, since: object, timeout: float) -> bool:
+        """A connection to incarnation ``since`` broke: wait (bounded) for a new one that
+        answers. True means an idempotent request may be sent again."""
+        return False
+
     async def auth_headers(self) -> dict[str, str]:
         """Headers that authenticate a request to the backend."""
         return {}
@@ -120,15 +129,41 @@ class LocalBackend(Backend):
         return self.supervisor.url
 
     async def start(self) -> None:
-        await self.supervisor.start()
+        try:
+            await self.supervisor.start()
+        except (RuntimeError, OSError) as exc:  # requests retry the start and say why
+            log.error("The local sessions emulator did not start: %s", exc)
 
     async def stop(self) -> None:
         await self.supervisor.stop()
 
     async def ready(self, timeout: float) -> bool:
         if not self.supervisor.running and self.supervisor.pid is None:
-            await self.supervisor.start()
+            try:
+                await self.supervisor.start()
+            except (RuntimeError, OSError) as exc:
+                raise errors.Unavailable(
+                    f"The local sessions emulator did not start: {exc}"
+                ) from None
         return await self.supervisor.wait_ready(timeout)
+
+    async def auth_headers(self) -> dict[str, str]:
+        token = self.supervisor.token
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
+    def incarnation(self) -> object:
+        return self.supervisor.pid
+
+    async def restarted(self, since: object, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        # The supervisor learns of a crash from the process's exit, a moment after the
+        # connection broke; an emulator still running after that did not crash.
+        grace = time.monotonic() + 1.0
+        while self.supervisor.pid == since and self.supervisor.running:
+            if time.monotonic() >= grace:
+                return False
+            await asyncio.sleep(0.02)
+        return await self.supervisor.wait_ready(max(0.0, deadline - time.monotonic()))
 
 
 class UrlBackend(Backend):
@@ -177,14 +212,16 @@ class BackendClient:
                 "The sessions backend is not available yet (the local emulator is starting "
                 "or restarting); try again in a moment"
             )
-        root = self.backend.api_root
-        url = root + path + (f"?{query}" if query else "")
         policy = self.backend.retry_policy
         started = time.monotonic()
         attempt = 0
         reauthorized = False
+        read_again = method in ("GET", "HEAD")  # once, across a restart of the backend
         while True:
+            root = self.backend.api_root
+            url = root + path + (f"?{query}" if query else "")
             auth = await self.backend.auth_headers()
+            incarnation = self.backend.incarnation()
             try:
                 response = await self._client.request(
                     method, url, content=body, headers={**(headers or {}), **auth}
@@ -194,6 +231,11 @@ class BackendClient:
                     f"The sessions backend at {root} did not answer within {self.timeout:g}s"
                 ) from None
             except httpx.HTTPError as exc:
+                left = self.timeout - (time.monotonic() - started)
+                if read_again and await self.backend.restarted(incarnation, left):
+                    read_again = False
+                    log.info("%s %s: the backend restarted (%r); reading again", method, path, exc)
+                    continue
                 # Only a refused connection is safe to repeat: nothing reached the backend.
                 delay = (
                     policy.delay(attempt, started)

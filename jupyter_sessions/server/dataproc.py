@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from ..api import errors
+from ..api.names import PROJECT_RE
 from ..gcp_auth import LOGIN_HINT, GoogleAuth
 from .backend import Backend, RetryPolicy
 
@@ -36,7 +37,6 @@ VIEWER_ROLE = "roles/dataproc.viewer"
 # Finding ADC may run gcloud or probe the metadata server; requests wait this long for it.
 LOAD_TIMEOUT = 60.0
 
-_PROJECT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
 # A location becomes part of a host name: letters, digits and inner hyphens only.
 _LOCATION_RE = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
 _PARENT_RE = re.compile(r"^projects/([^/]+)/(?:locations|regions)/([^/:]+)(?:/|$)")
@@ -240,7 +240,7 @@ class DataprocBackend(Backend):
                 "--SessionsExtensionApp.project=my-project, or the GOOGLE_CLOUD_PROJECT "
                 "environment variable, or `gcloud config set project my-project`)"
             )
-        elif not _PROJECT_RE.match(self.project):
+        elif not PROJECT_RE.match(self.project):
             found.append(f"{self.project!r} is not a valid Google Cloud project id")
         if not self.location:
             found.append(

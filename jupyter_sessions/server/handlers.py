@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote_plus
+from urllib.parse import quote, unquote_plus
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
@@ -24,7 +24,7 @@ from tornado.iostream import StreamClosedError
 
 from ..api import errors
 from ..api.codec import format_timestamp
-from ..api.names import Parent
+from ..api.names import LOCATION, PROJECT, RESOURCE_ID, Parent
 from .watcher import WatchEvent
 
 if TYPE_CHECKING:
@@ -32,13 +32,12 @@ if TYPE_CHECKING:
 
 AUTH_RESOURCE = "jupyter_sessions"
 
-_PROJECT = r"[A-Za-z0-9][A-Za-z0-9._~:-]*"
-_ID = r"[A-Za-z0-9][A-Za-z0-9._~-]*"
+# Names as Dataproc spells them (api/names.py), the same rules as the event stream's parent.
 _ALLOWED = re.compile(
-    "^projects/" + _PROJECT + "/(?:"
-    rf"locations/{_ID}/sessions(?:/{_ID}(?::terminate)?)?"
-    rf"|locations/{_ID}/sessionTemplates(?:/{_ID})?"
-    rf"|(?:locations|regions)/{_ID}/operations(?:/{_ID}(?::cancel)?)?"
+    rf"^projects/{PROJECT}/(?:"
+    rf"locations/{LOCATION}/sessions(?:/{RESOURCE_ID}(?::terminate)?)?"
+    rf"|locations/{LOCATION}/sessionTemplates(?:/{RESOURCE_ID})?"
+    rf"|(?:locations|regions)/{LOCATION}/operations(?:/{RESOURCE_ID}(?::cancel)?)?"
     ")$"
 )
 _PARENT_OF = re.compile(r"^(projects/[^/]+)/(?:locations|regions)/([^/]+)/")
@@ -149,6 +148,17 @@ class ProxyHandler(SessionsHandler):
             return
         app = self.sessions_app
         method = self.request.method or "GET"
+        size = len(self.request.body or b"")
+        if size > app.max_body_bytes:
+            # Answered here: the emulator would drop the connection without a word.
+            self.send_error_json(
+                errors.InvalidArgument(
+                    f"Request body too large: {size} bytes, the limit is "
+                    f"{app.max_body_bytes} bytes",
+                    http_status=413,
+                )
+            )
+            return
         body = self.request.body if method in ("POST", "PATCH", "PUT", "DELETE") else None
         headers = {"Content-Type": "application/json"} if body else {}
         try:
@@ -262,10 +272,14 @@ class EventsHandler(SessionsHandler):
         app = self.sessions_app
         parent_text = self.get_query_argument("parent", "") or app.default_parent
         try:
-            parent = Parent.parse(parent_text).path
+            # The proxy's character rules: a parent reaches the backend only as a parent.
+            checked = Parent.parse(parent_text)
         except errors.ApiError as exc:
             self.send_error_json(exc)
             return
+        parent = "projects/{}/locations/{}".format(
+            quote(checked.project, safe=":"), quote(checked.location, safe="")
+        )
         self.set_header("Content-Type", "text/event-stream; charset=UTF-8")
         self.set_header("Cache-Control", "no-cache")
         self.set_header("X-Accel-Buffering", "no")

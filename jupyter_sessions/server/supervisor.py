@@ -3,6 +3,12 @@
 Starts it on a free loopback port, waits until it answers, restarts it if it dies (with
 backoff, saying so in the log and to the watchers), and stops it on shutdown. Session
 kernels outlive an emulator crash and are re-adopted by the restarted emulator.
+
+The emulator requires a token only this server holds (a fresh random one in a 0600 file
+beside the database, ``--require-token @FILE``) and exits by itself when this server does
+(``--parent-pid``). An emulator left by a server that crashed is found through the
+database lock (``emulator.sqlite.lock`` says who holds it) and stopped before a new one
+starts: one database, one emulator.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import asyncio
 import json
 import logging
 import os
+import secrets
 import signal
 import sys
 import time
@@ -19,7 +26,16 @@ from pathlib import Path
 
 import httpx
 
+from ..emulator.lock import holder_of, process_alive
+
 log = logging.getLogger(__name__)
+
+TOKEN_FILE = "emulator.token"
+DATABASE_FILE = "emulator.sqlite"
+
+
+class EmulatorBusy(RuntimeError):
+    """The database is held by an emulator that is not ours to stop."""
 
 
 class EmulatorSupervisor:
@@ -42,6 +58,10 @@ class EmulatorSupervisor:
         self.url = ""
         self.port = 0
         self.restarts = 0
+        self.token = ""
+        self.db = data_dir / DATABASE_FILE
+        self.token_file = data_dir / TOKEN_FILE
+        self.leftovers_stopped = 0
         self._proc: asyncio.subprocess.Process | None = None
         self._ready = asyncio.Event()
         self._monitor: asyncio.Task[None] | None = None
@@ -73,6 +93,9 @@ class EmulatorSupervisor:
 
     async def _spawn(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        await self._settle_leftover()
+        if not self.token:
+            self._write_token()
         ready_file = self.data_dir / f"emulator-{os.getpid()}.ready.json"
         ready_file.unlink(missing_ok=True)
         log_file = self.data_dir / "emulator.log"
@@ -87,11 +110,15 @@ class EmulatorSupervisor:
             "--port",
             str(self.port),
             "--db",
-            str(self.data_dir / "emulator.sqlite"),
+            str(self.db),
             "--runtime",
             self.runtime,
             "--ready-file",
             str(ready_file),
+            "--require-token",
+            f"@{self.token_file}",
+            "--parent-pid",
+            str(os.getpid()),
             *self.extra_args,
         ]
         with open(log_file, "ab") as out:
@@ -118,6 +145,62 @@ class EmulatorSupervisor:
         if self.port:
             self.port = 0  # the old port may be taken; take any free one next time
         raise RuntimeError(f"The local sessions emulator did not start: {tail}")
+
+    def _write_token(self) -> None:
+        """A fresh random token, readable by this user only (written before any use)."""
+        token = secrets.token_urlsafe(32)
+        tmp = self.token_file.with_name(f"{self.token_file.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        try:
+            os.fchmod(fd, 0o600)  # whatever the umask, or an older file, said
+            os.write(fd, token.encode())
+        finally:
+            os.close(fd)
+        os.replace(tmp, self.token_file)
+        self.token = token
+
+    async def _settle_leftover(self) -> None:
+        """Make sure no other emulator holds the database: wait for (or stop) one left by a
+        server that is gone; refuse to touch one that a live server or a user runs."""
+        holder = holder_of(self.db)
+        if holder is None:
+            return
+        pid = _as_pid(holder.get("pid"))
+        parent = _as_pid(holder.get("parentPid"))
+        if parent and parent != os.getpid() and process_alive(parent):
+            raise EmulatorBusy(
+                f"the database {self.db} is in use by the emulator (pid {pid}) of another "
+                f"running Jupyter server (pid {parent}); stop that server, or give this one "
+                "its own SessionsExtensionApp.emulator_data_dir"
+            )
+        if not parent and pid and process_alive(pid):
+            raise EmulatorBusy(
+                f"the database {self.db} is in use by an emulator this server did not start "
+                f"(pid {pid}, {holder.get('url') or 'no URL yet'}); stop it, point "
+                "SessionsExtensionApp.backend at it, or set SessionsExtensionApp.emulator_data_dir"
+            )
+        log.warning(
+            "The sessions emulator (pid %s) of a Jupyter server that is gone (pid %s) still "
+            "holds %s; waiting for it to exit",
+            pid,
+            parent,
+            self.db,
+        )
+        # It watches its server and leaves by itself within a second; stop it otherwise.
+        if await _lock_freed(self.db, 5.0):
+            self.leftovers_stopped += 1
+            return
+        for sig, wait in ((signal.SIGTERM, 20.0), (signal.SIGKILL, 5.0)):
+            if pid:
+                log.warning("Stopping the leftover emulator (pid %s) with %s", pid, sig.name)
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+            if await _lock_freed(self.db, wait):
+                self.leftovers_stopped += 1
+                return
+        raise EmulatorBusy(f"the database {self.db} is still held by process {pid}")
 
     async def _healthy(self) -> bool:
         try:
@@ -180,6 +263,19 @@ class EmulatorSupervisor:
             log.warning("The emulator did not stop in %ss; killing it", timeout)
             proc.kill()
             await asyncio.wait_for(proc.wait(), 10)
+
+
+def _as_pid(value: object) -> int:
+    return value if isinstance(value, int) and value > 0 else 0
+
+
+async def _lock_freed(db: Path, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while holder_of(db) is not None:
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
 
 
 def _tail(path: Path, lines: int = 15) -> str:

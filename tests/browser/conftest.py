@@ -14,7 +14,6 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from ..server.conftest import sessions_config
@@ -71,10 +70,6 @@ class Lab(JupyterServerProcess):
 
     def parent(self) -> str:
         return str(self.config()["parent"])
-
-    def emulator(self) -> httpx.Client:
-        """A client straight to the emulator, bypassing the extension ("another client")."""
-        return httpx.Client(base_url=self.endpoint(), timeout=10.0)
 
     def emulator_pid(self) -> int:
         with self.emulator() as c:

@@ -15,7 +15,7 @@ from .conftest import sessions_config
 
 
 def _direct(server: JupyterServerProcess) -> httpx.Client:
-    return httpx.Client(base_url=server.config()["endpoint"], timeout=30.0)
+    return server.emulator()
 
 
 def test_subscriber_sees_every_state_of_a_session_another_client_drives(

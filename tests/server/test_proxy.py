@@ -15,8 +15,7 @@ API = "jupyter-sessions/v1/"
 
 
 def _both(server: JupyterServerProcess) -> tuple[httpx.Client, httpx.Client]:
-    direct = httpx.Client(base_url=server.config()["endpoint"], timeout=30.0)
-    return server.client(), direct
+    return server.client(), server.emulator()
 
 
 def test_config_names_the_embedded_emulator(server: JupyterServerProcess) -> None:
@@ -163,8 +162,7 @@ def test_proxy_refuses_everything_outside_the_allow_list(
 def test_host_header_cannot_steer_the_proxy(server: JupyterServerProcess) -> None:
     """Given a forged Host header, the request is served by the extension's own backend:
     the answer is the emulator's listing and the emulator counts exactly that request."""
-    endpoint = server.config()["endpoint"]
-    with httpx.Client(base_url=endpoint, timeout=10.0) as direct:
+    with server.emulator() as direct:
         before = direct.get("emulator/stats").json()["requests"].get("GET sessions.list", 0)
         expected = direct.get(f"v1/{PARENT}/sessions").json()
         with server.client() as c:
