@@ -8,7 +8,7 @@ from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Float, Int, List, Unicode, default
+from traitlets import Bool, Float, Int, List, Unicode, default
 
 from .. import __version__
 from .backend import Backend, BackendClient, LocalBackend, UrlBackend
@@ -50,6 +50,35 @@ class SessionsExtensionApp(ExtensionApp):
     )
     full_list_interval = Float(
         60.0, config=True, help="Seconds between full listings (to notice deletions)."
+    )
+    active_poll_interval = Float(
+        2.0,
+        config=True,
+        help="Seconds between polls of a polled backend (Dataproc) while the parent was used "
+        "through the proxy in the last two minutes.",
+    )
+    idle_poll_interval = Float(
+        30.0,
+        config=True,
+        help="Seconds between polls of a polled backend after ten minutes without use.",
+    )
+    poll_budget = Float(
+        60.0,
+        config=True,
+        help="Most requests per minute the Watcher sends to a polled backend for one parent "
+        "(60 is 0.8% of Dataproc's regional quota of 7,500 a minute).",
+    )
+    watch_timeout = Float(
+        5.0,
+        config=True,
+        help="Deadline in seconds of each of the Watcher's own looks at the backend (and the "
+        "longest silence of the change feed): a hung backend is reported this soon.",
+    )
+    change_feed = Bool(
+        True,
+        config=True,
+        help="Follow the backend's change feed when it has one (the emulator's) instead of "
+        "polling; Dataproc is always polled.",
     )
     max_backoff = Float(
         10.0,
@@ -119,6 +148,11 @@ class SessionsExtensionApp(ExtensionApp):
                 steady_interval=self.steady_poll_interval,
                 full_interval=self.full_list_interval,
                 max_backoff=self.max_backoff,
+                active_interval=self.active_poll_interval,
+                idle_interval=self.idle_poll_interval,
+                budget_per_minute=self.poll_budget,
+                probe_timeout=self.watch_timeout,
+                use_feed=self.change_feed,
             ),
             publish=self.bus.publish,
         )

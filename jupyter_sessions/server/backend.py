@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -278,3 +279,50 @@ class BackendClient:
         if not isinstance(data, dict):
             raise errors.Unavailable(f"The sessions backend sent a non-JSON answer for {path}")
         return data
+
+    # --- the Watcher's own requests: a short deadline, no retries (it paces itself) ---
+
+    async def look(self, path: str, query: str, timeout: float) -> httpx.Response:
+        """GET for the Watcher: answered within ``timeout`` seconds or an ApiError, so a
+        hung backend is noticed in seconds whatever the users' request timeout is."""
+        if not await self.backend.ready(timeout=timeout):
+            raise errors.Unavailable("The sessions backend is not available yet")
+        url = self.backend.api_root + path + (f"?{query}" if query else "")
+        for _ in range(2):  # a second time only after the backend renewed credentials
+            auth = await self.backend.auth_headers()
+            try:
+                response = await self._client.get(url, headers=auth, timeout=timeout)
+            except httpx.TimeoutException:
+                raise errors.DeadlineExceeded(
+                    f"The sessions backend did not answer within {timeout:g}s"
+                ) from None
+            except httpx.HTTPError as exc:
+                raise errors.Unavailable(
+                    f"The sessions backend is unreachable: {exc.__class__.__name__}"
+                ) from None
+            if response.status_code != 401 or not await self.backend.credentials_rejected(auth):
+                break
+        return response
+
+    @contextlib.asynccontextmanager
+    async def stream(
+        self, path: str, query: str, read_timeout: float
+    ) -> AsyncIterator[httpx.Response]:
+        """A streamed GET (the emulator's change feed); each read waits at most
+        ``read_timeout`` seconds, so a backend that stops answering is noticed."""
+        if not await self.backend.ready(timeout=read_timeout):
+            raise errors.Unavailable("The sessions backend is not available yet")
+        url = self.backend.api_root + path + (f"?{query}" if query else "")
+        auth = await self.backend.auth_headers()
+        timeout = httpx.Timeout(read_timeout, connect=min(read_timeout, 10.0))
+        try:
+            async with self._client.stream("GET", url, headers=auth, timeout=timeout) as r:
+                yield r
+        except httpx.TimeoutException:
+            raise errors.DeadlineExceeded(
+                f"The sessions backend sent nothing for {read_timeout:g}s"
+            ) from None
+        except httpx.HTTPError as exc:
+            raise errors.Unavailable(
+                f"The sessions backend is unreachable: {exc.__class__.__name__}"
+            ) from None

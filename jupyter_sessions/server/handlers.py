@@ -25,6 +25,7 @@ from tornado.iostream import StreamClosedError
 from ..api import errors
 from ..api.codec import format_timestamp
 from ..api.names import LOCATION, PROJECT, RESOURCE_ID, Parent
+from .feed import note_proxied
 from .watcher import WatchEvent
 
 if TYPE_CHECKING:
@@ -172,12 +173,11 @@ class ProxyHandler(SessionsHandler):
         except errors.ApiError as exc:
             self.send_error_json(self._upstream_error(exc))
             return
-        if method != "GET" and response.status_code < 400:
-            parent = _PARENT_OF.match(path)
-            if parent:
-                app.watchers.poke(
-                    f"{parent.group(1)}/locations/{parent.group(2)}", full=method == "DELETE"
-                )
+        parent = _PARENT_OF.match(path)
+        if parent:
+            # What passes through tells the Watcher at once, reads included.
+            watched = f"{parent.group(1)}/locations/{parent.group(2)}"
+            note_proxied(app.watchers, watched, method, path, response)
         if response.headers.get("Retry-After"):
             # Proxy retries gave up within their bound: the client may wait longer.
             self.set_header("Retry-After", response.headers["Retry-After"])

@@ -16,13 +16,15 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlencode
 
 from ..api import errors
 from ..api.codec import format_timestamp
+from ..retry_hints import retry_after
 from .backend import BackendClient
+from .feed import FeedFollower, Pacer, is_older, missed_states
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,28 @@ class WatchSettings:
     full_interval: float = 60.0
     max_backoff: float = 10.0
     page_size: int = 500
+    # Polled backends: while the parent was used in the last active_window seconds, and
+    # after idle_after seconds without use; never more than budget_per_minute requests.
+    active_interval: float = 2.0
+    idle_interval: float = 30.0
+    active_window: float = 120.0
+    idle_after: float = 600.0
+    budget_per_minute: float = 60.0
+    # Deadline of each of the Watcher's own looks (a hung backend shows in seconds).
+    probe_timeout: float = 5.0
+    # Follow the backend's change feed when it has one (the emulator), not Dataproc.
+    use_feed: bool = True
+    feed_heartbeat: float = 1.0
+    # Sessions created this long before the previous look are asked for again (clock skew).
+    created_margin: float = 60.0
+
+
+class Throttled(Exception):
+    """The backend answered a look with 429."""
+
+    def __init__(self, retry_after: float | None) -> None:
+        super().__init__("throttled")
+        self.retry_after = retry_after
 
 
 @dataclass
@@ -88,6 +112,22 @@ class Watcher:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._full_requested = True
+        self.last_used = time.monotonic()
+        self.feed = (
+            FeedFollower(self) if settings.use_feed and client.backend.kind != "dataproc" else None
+        )
+        self.pacer = Pacer(
+            settings.transition_interval,
+            settings.active_interval,
+            settings.steady_interval,
+            settings.idle_interval,
+            settings.active_window,
+            settings.idle_after,
+            settings.budget_per_minute,
+        )
+        self.requests = 0  # the Watcher's own requests to the backend
+        self._look_requests = 0
+        self._created_since: datetime | None = None
 
     # --- subscribers ------------------------------------------------------------------
 
@@ -133,9 +173,13 @@ class Watcher:
     # --- the loop ---------------------------------------------------------------------
 
     async def _run(self) -> None:
+        if self.feed is not None:
+            await self.feed.follow()  # returns only if the backend has no change feed
+            self.feed = None
         backoff = 0.0
         next_full = 0.0
         while True:
+            self._look_requests = 0
             try:
                 if self._full_requested or not self.synced or time.monotonic() >= next_full:
                     self._full_requested = False
@@ -150,13 +194,20 @@ class Watcher:
                 in_transition = any(
                     s.get("state") in TRANSITION_STATES for s in self.sessions.values()
                 )
-                delay = (
-                    self.settings.transition_interval
-                    if in_transition
-                    else self.settings.steady_interval
+                self.pacer.succeeded()
+                delay = self.pacer.delay(
+                    in_transition=in_transition,
+                    last_used=self.last_used,
+                    requests=self._look_requests,
                 )
             except asyncio.CancelledError:
                 raise
+            except Throttled as exc:  # 429: the quota is shared, so slow down for real
+                self._set_reachable(True, "")
+                delay = self.pacer.throttled(exc.retry_after)
+                log.info(
+                    "Watcher of %s throttled by the backend; next look in %.1fs", self.parent, delay
+                )
             except errors.ApiError as exc:
                 self._set_reachable(False, str(exc))
                 backoff = min(max(0.5, backoff * 2), self.settings.max_backoff)
@@ -182,7 +233,7 @@ class Watcher:
                 params["filter"] = filter_text
             if token:
                 params["pageToken"] = token
-            page = await self.client.get_json(f"v1/{self.parent}/sessions", urlencode(params))
+            page = await self._get(f"v1/{self.parent}/sessions", urlencode(params))
             for session in page.get("sessions", []):
                 found[session["name"]] = session
             token = page.get("nextPageToken", "")
@@ -190,21 +241,56 @@ class Watcher:
                 break
         return found
 
+    async def _get(self, path: str, query: str = "") -> dict[str, Any]:
+        """One look of the Watcher's own: short deadline, no retries, 429 as Throttled."""
+        self.requests += 1
+        self._look_requests += 1
+        response = await self.client.look(path, query, self.settings.probe_timeout)
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if response.status_code == 429:
+            raise Throttled(retry_after(response))
+        if response.status_code >= 400:
+            raise self.client.backend.rewrite_error(
+                "GET", path, errors.ApiError.from_http(response.status_code, data)
+            )
+        if not isinstance(data, dict):
+            raise errors.Unavailable(f"The sessions backend sent a non-JSON answer for {path}")
+        return data
+
     async def _full_sync(self) -> None:
-        current = await self._list(None)
+        since = datetime.now(timezone.utc) - timedelta(seconds=self.settings.created_margin)
+        self.apply_listing(await self._list(None))
+        self._created_since = since  # the next live look also asks what was created since
+
+    def apply_listing(self, current: dict[str, dict[str, Any]]) -> None:
+        """A complete listing of the parent: the first one is the snapshot; later ones
+        announce what changed, appeared or went away since."""
         if not self.synced:
             self.sessions = current
             self.synced = True
             self._broadcast(self._snapshot())
             return
         for name in [n for n in self.sessions if n not in current]:
-            del self.sessions[name]
-            self._broadcast(WatchEvent("removed", {"name": name}))
+            self.forget(name)
         for name, session in current.items():
             self._update(name, session)
 
+    def _live_filter(self) -> str:
+        """Live sessions, and those created since the previous look (minus a margin), so a
+        session that started and ended (or failed) between two looks is still seen."""
+        since = self._created_since
+        self._created_since = datetime.now(timezone.utc) - timedelta(
+            seconds=self.settings.created_margin
+        )
+        if since is None:
+            return LIVE_FILTER
+        return f'{LIVE_FILTER} OR create_time >= "{format_timestamp(since)}"'
+
     async def _poll_live(self) -> None:
-        live = await self._list(LIVE_FILTER)
+        live = await self._list(self._live_filter())
         for name, session in live.items():
             self._update(name, session)
         gone = [
@@ -214,17 +300,37 @@ class Watcher:
         ]
         for name in gone:
             try:
-                session = await self.client.get_json(f"v1/{name}")
+                session = await self._get(f"v1/{name}")
             except errors.NotFound:
-                del self.sessions[name]
-                self._broadcast(WatchEvent("removed", {"name": name}))
+                self.forget(name)
                 continue
             self._update(name, session)
 
     def _update(self, name: str, session: dict[str, Any]) -> None:
-        if self.sessions.get(name) != session:
-            self.sessions[name] = session
-            self._broadcast(WatchEvent("session", session))
+        """A session as some look (a poll, the feed, a proxied response) saw it."""
+        known = self.sessions.get(name)
+        if known == session or (known is not None and is_older(session, known)):
+            return
+        # States it went through unseen are announced first, in order, marked caughtUp.
+        for state in missed_states(known, session):
+            self._broadcast(WatchEvent("session", state))
+        self.sessions[name] = session
+        self._broadcast(WatchEvent("session", session))
+
+    def forget(self, name: str) -> None:
+        """The session is gone (deleted)."""
+        if self.sessions.pop(name, None) is not None:
+            self._broadcast(WatchEvent("removed", {"name": name}))
+
+    def observe(self, session: dict[str, Any]) -> None:
+        """A session in a response that passed through the proxy."""
+        if self.synced and isinstance(session.get("name"), str):
+            self._update(session["name"], session)
+
+    def looked(self) -> None:
+        """A look succeeded (the feed's lines count too)."""
+        self.last_poll = _now()
+        self._set_reachable(True, "")
 
     # --- events -----------------------------------------------------------------------
 
@@ -295,6 +401,10 @@ class WatcherRegistry:
         watcher = self.watchers.get(parent)
         if watcher is not None:
             watcher.poke(full)
+
+    def get(self, parent: str) -> Watcher | None:
+        """The Watcher of ``parent``, if someone watches it."""
+        return self.watchers.get(parent)
 
     def backend_changed(self, up: bool, message: str) -> None:
         for watcher in list(self.watchers.values()):

@@ -84,6 +84,7 @@ def start_stack(
     *emulator_args: str,
     quota_project: str = "",
     credentials_quota: str = "quota-from-adc",
+    **settings: Any,
 ) -> Stack:
     tokens = FakeTokenServer(workdir).start()
     creds = tokens.write_credentials(workdir / "adc.json", credentials_quota)
@@ -111,6 +112,7 @@ def start_stack(
             "project": PROJECT,
             "location": LOCATION,
             "quota_project": quota_project,
+            **settings,
         }
     }
     server = JupyterServerProcess(workdir / "jupyter", config=config)

@@ -1,0 +1,493 @@
+"""Session kernels in Jupyter's kernel picker, beside the local ones.
+
+The sessions backend serves the Jupyter Kernel Gateway protocol: Google's kernel gateway
+for Dataproc, the emulator's own for the local backend. This module mixes that gateway's
+kernelspecs and kernels into the Jupyter server's own, using jupyter_server's gateway
+machinery for the remote side:
+
+- ``SessionKernelSpecManager``: local kernelspecs plus the gateway's (cached; a gateway that
+  is down or refuses never hides the local kernels);
+- ``SessionKernelManager``: local kernels as usual; a session kernelspec starts a kernel on
+  the gateway (which creates a session); every kernel the gateway runs (each ACTIVE session)
+  is listed, so a notebook can attach to it. Shutting down a kernel this server started
+  ends its session; one it only attached to is let go and keeps running;
+- ``SessionAwareConnection``: the websocket of a local kernel talks ZMQ, that of a session
+  kernel is relayed to the gateway's websocket.
+
+The access token is added here, server-side, from the backend's credentials (renewed before
+each request when close to expiry); it never reaches the browser.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_core.utils import ensure_async
+from jupyter_server.gateway.connections import GatewayWebSocketConnection
+from jupyter_server.gateway.gateway_client import GatewayClient, gateway_request
+from jupyter_server.gateway.managers import GatewayKernelManager, GatewayMappingKernelManager
+from jupyter_server.services.kernels.connection.base import BaseKernelWebsocketConnection
+from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
+from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+from jupyter_server.utils import url_escape, url_path_join
+from tornado import web
+from tornado.escape import json_decode
+
+from ..api import errors
+
+log = logging.getLogger(__name__)
+
+SPEC_CACHE_SECONDS = 30.0
+KERNEL_LIST_CACHE_SECONDS = 3.0
+RESOURCE_PREFIX = "//dataproc.googleapis.com/"
+
+AuthHeaders = Callable[[], Awaitable[dict[str, str]]]
+
+
+class SessionGateway:
+    """Where the session kernels live, and how to authenticate to it. One per server."""
+
+    def __init__(self) -> None:
+        self.url = ""
+        self.problem = "The sessions backend is not started yet"
+        self.auth_headers: AuthHeaders | None = None
+        self.started_here: set[str] = set()  # kernels whose sessions this server created
+        self._specs: dict[str, Any] = {}
+        self._specs_at = 0.0
+        self._specs_lock = asyncio.Lock()
+        self._warned = ""
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.url)
+
+    def configure(
+        self,
+        url: str,
+        auth_headers: AuthHeaders | None,
+        *,
+        request_timeout: float,
+        connect_timeout: float = 20.0,
+    ) -> None:
+        """Point jupyter_server's gateway client at ``url`` (no trailing slash)."""
+        self.url = url.rstrip("/")
+        self.problem = ""
+        self.auth_headers = auth_headers
+        client = GatewayClient.instance()
+        client.url = self.url
+        client.ws_url = self.url.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+        client.kernels_endpoint = "/api/kernels"
+        client.kernelspecs_endpoint = "/api/kernelspecs"
+        client.request_timeout = request_timeout
+        client.connect_timeout = connect_timeout
+        client.auth_scheme = ""
+        client.auth_token = ""
+        client.launch_timeout_pad = 0
+        client._connection_args = {}  # re-read the settings above on the next request
+        self._specs_at = 0.0
+
+    def disable(self, problem: str) -> None:
+        self.url = ""
+        self.problem = problem
+
+    @property
+    def kernels_url(self) -> str:
+        return url_path_join(self.url, "/api/kernels")
+
+    async def authorize(self) -> None:
+        """Put a current access token into the gateway client's headers."""
+        if self.auth_headers is None:
+            return
+        headers = await self.auth_headers()
+        client = GatewayClient.instance()
+        scheme, _, token = headers.get("Authorization", "").partition(" ")
+        client.auth_header_key = "Authorization"
+        client.auth_scheme = scheme
+        client.auth_token = token
+        extra = json.dumps({k: v for k, v in sorted(headers.items()) if k != "Authorization"})
+        if client.headers != extra:  # e.g. the quota project: static, read once
+            client.headers = extra
+            client._connection_args = {}
+
+    async def request(self, path: str, method: str = "GET", body: str | None = None) -> Any:
+        """One authorized request to the gateway; its JSON answer."""
+        await self.authorize()
+        kwargs: dict[str, Any] = {"method": method}
+        if body is not None:
+            kwargs.update(body=body, headers={"Content-Type": "application/json"})
+        response = await gateway_request(url_path_join(self.url, path), **kwargs)
+        return json_decode(response.body) if response.body else None
+
+    async def specs(self) -> dict[str, Any]:
+        """The gateway's kernelspecs (kernelspec models by name), cached for a while."""
+        if not self.enabled:
+            return {}
+        async with self._specs_lock:
+            if time.monotonic() - self._specs_at < SPEC_CACHE_SECONDS:
+                return self._specs
+            try:
+                found = await self.request("/api/kernelspecs")
+                specs = found.get("kernelspecs", {}) if isinstance(found, dict) else {}
+                self._specs = {n: s for n, s in specs.items() if _is_spec_model(s)}
+                self._warned = ""
+            except Exception as exc:  # the local kernels must stay usable whatever happens
+                message = clean_error(exc)
+                if message != self._warned:
+                    log.warning("Session kernels are not available: %s", message)
+                    self._warned = message
+            self._specs_at = time.monotonic()
+            return self._specs
+
+    def cached_spec(self, name: str) -> dict[str, Any] | None:
+        spec = self._specs.get(name)
+        return dict(spec) if isinstance(spec, dict) else None
+
+    def forget_specs(self) -> None:
+        self._specs_at = 0.0
+
+
+gateway = SessionGateway()
+
+
+def _is_spec_model(value: Any) -> bool:
+    return isinstance(value, dict) and {"name", "spec", "resources"} <= set(value)
+
+
+def clean_error(exc: BaseException) -> str:
+    """One readable sentence from what jupyter_server's gateway client raises."""
+    if isinstance(exc, errors.ApiError):
+        return exc.message
+    if isinstance(exc, web.HTTPError):
+        if exc.log_message and "Error from Gateway" in exc.log_message and exc.args:
+            return str(exc.args[0])  # the gateway's own message
+        if exc.log_message:
+            try:
+                return str(exc.log_message % exc.args)
+            except TypeError:
+                return str(exc.log_message)
+        return f"HTTP {exc.status_code}"
+    if isinstance(exc, asyncio.TimeoutError | TimeoutError):
+        return f"The kernel gateway at {gateway.url} did not answer in time"
+    return f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
+
+
+def http_error(status: int, message: str) -> web.HTTPError:
+    """An HTTPError whose message jupyter_server's API handlers show as it is (no format
+    arguments: they reply with the raw log_message)."""
+    return web.HTTPError(status, message)
+
+
+def session_of_kernel(model: dict[str, Any] | None) -> str:
+    """The session name a gateway kernel model points at, or ''."""
+    metadata = (model or {}).get("metadata") or {}
+    resource = str(metadata.get("endpointParentResource") or "")
+    return resource[len(RESOURCE_PREFIX) :] if resource.startswith(RESOURCE_PREFIX) else ""
+
+
+class SessionKernelSpecManager(KernelSpecManager):
+    """Local kernelspecs plus the session kernelspecs of the kernel gateway."""
+
+    async def get_all_specs(self) -> dict[str, Any]:  # type: ignore[override]
+        specs: dict[str, Any] = super().get_all_specs()
+        for name, model in (await gateway.specs()).items():
+            specs.setdefault(name, model)  # a local kernel of the same name wins
+        return specs
+
+    def is_remote(self, name: str) -> bool:
+        return name not in self.find_kernel_specs() and gateway.cached_spec(name) is not None
+
+    def get_kernel_spec(self, kernel_name: str, *args: Any, **kwargs: Any) -> Any:
+        if self.is_remote(kernel_name):
+            return gateway.cached_spec(kernel_name)
+        return super().get_kernel_spec(kernel_name, *args, **kwargs)
+
+    async def get_kernel_spec_resource(self, kernel_name: str, path: str) -> bytes | None:
+        return None
+
+
+class SessionKernelManager(AsyncMappingKernelManager):
+    """Local kernels, plus session kernels through the kernel gateway."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.remote = GatewayMappingKernelManager(parent=self.parent, log=self.log)
+        self._listed_at = 0.0
+        self._list_lock = asyncio.Lock()
+
+    # --- which side a kernel is on ----------------------------------------------------------
+
+    def is_remote(self, kernel_id: str | None) -> bool:
+        return kernel_id is not None and kernel_id in self.remote._kernels
+
+    def __contains__(self, kernel_id: object) -> bool:
+        return super().__contains__(kernel_id) or (  # type: ignore[operator]
+            isinstance(kernel_id, str) and self.is_remote(kernel_id)
+        )
+
+    def list_kernel_ids(self) -> list[str]:
+        return [*super().list_kernel_ids(), *self.remote._kernels]
+
+    def get_kernel(self, kernel_id: str) -> Any:
+        if self.is_remote(kernel_id):
+            return self.remote._kernels[kernel_id]
+        return super().get_kernel(kernel_id)
+
+    def _check_kernel_id(self, kernel_id: str) -> None:
+        if not self.is_remote(kernel_id):
+            super()._check_kernel_id(kernel_id)
+
+    def _is_session_spec(self, kernel_name: str | None) -> bool:
+        ksm = self.kernel_spec_manager
+        return bool(
+            kernel_name and isinstance(ksm, SessionKernelSpecManager) and ksm.is_remote(kernel_name)
+        )
+
+    # --- starting, attaching, stopping ---------------------------------------------------------
+
+    async def start_kernel(  # type: ignore[override]
+        self, *, kernel_id: str | None = None, path: str | None = None, **kwargs: Any
+    ) -> str:
+        name = kwargs.get("kernel_name")
+        if kernel_id is not None and (kernel_id in self or await self._attach(kernel_id)):
+            return kernel_id
+        if not self._is_session_spec(name):
+            await gateway.specs()  # the spec may be new since the last listing
+        if not self._is_session_spec(name):
+            started: str = await super().start_kernel(
+                kernel_id=kernel_id,
+                path=path,  # type: ignore[arg-type]
+                **kwargs,
+            )
+            return started
+        if not gateway.enabled:
+            raise http_error(503, gateway.problem)
+        self.log.info("Starting a session kernel from kernelspec %s", name)
+        try:
+            await gateway.authorize()
+            km = self.remote.kernel_manager_factory(parent=self.remote, log=self.log)
+            km.kernels_url = gateway.kernels_url
+            await km.start_kernel(kernel_name=name, env={})
+        except web.HTTPError as exc:
+            raise http_error(exc.status_code, clean_error(exc)) from None
+        except Exception as exc:
+            raise http_error(503, f"Could not start a session kernel: {clean_error(exc)}") from None
+        kid = str(km.kernel_id)
+        self.remote._kernels[kid] = km
+        gateway.started_here.add(kid)
+        self.log.info("Session kernel %s runs session %s", kid, session_of_kernel(km.kernel))
+        return kid
+
+    async def _attach(self, kernel_id: str) -> bool:
+        """Register a kernel the gateway runs (an existing session) under its own id."""
+        if not gateway.enabled:
+            return False
+        try:
+            await gateway.authorize()
+            km = self.remote.kernel_manager_factory(parent=self.remote, log=self.log)
+            km.kernels_url = gateway.kernels_url
+            await km.start_kernel(kernel_id=kernel_id)
+        except web.HTTPError:
+            return False
+        if km.kernel is None:
+            return False
+        self.remote._kernels[kernel_id] = km
+        return True
+
+    async def shutdown_kernel(  # type: ignore[override]
+        self, kernel_id: str, now: bool = False, restart: bool = False
+    ) -> None:
+        if not self.is_remote(kernel_id):
+            await super().shutdown_kernel(kernel_id, now=now, restart=restart)
+            return
+        if kernel_id in gateway.started_here:
+            await gateway.authorize()
+            try:
+                await self.remote.shutdown_kernel(kernel_id, now=now, restart=restart)
+            except web.HTTPError as exc:
+                raise http_error(exc.status_code, clean_error(exc)) from None
+            gateway.started_here.discard(kernel_id)
+        else:
+            # Attached to a session someone else started: let go, the session runs on.
+            self.remote.remove_kernel(kernel_id)
+
+    async def restart_kernel(self, kernel_id: str, now: bool = False, **kwargs: Any) -> None:  # type: ignore[override]
+        if not self.is_remote(kernel_id):
+            await super().restart_kernel(kernel_id, now=now, **kwargs)
+            return
+        await gateway.authorize()
+        try:
+            await self.remote.restart_kernel(kernel_id, now=now)
+            await self.remote._kernels[kernel_id].refresh_model()
+        except web.HTTPError as exc:
+            raise http_error(exc.status_code, clean_error(exc)) from None
+
+    async def interrupt_kernel(self, kernel_id: str, **kwargs: Any) -> None:  # type: ignore[override]
+        if not self.is_remote(kernel_id):
+            await ensure_async(super().interrupt_kernel(kernel_id))
+            return
+        await gateway.authorize()
+        try:
+            await self.remote.interrupt_kernel(kernel_id)
+        except web.HTTPError as exc:
+            raise http_error(exc.status_code, clean_error(exc)) from None
+
+    async def shutdown_all(self, now: bool = False) -> None:  # type: ignore[override]
+        await super().shutdown_all(now=now)
+        for kid in list(self.remote._kernels):
+            try:
+                await self.shutdown_kernel(kid, now=now)
+            except Exception as exc:
+                self.log.warning("Could not end session kernel %s: %s", kid, clean_error(exc))
+
+    # --- models -----------------------------------------------------------------------------
+
+    def kernel_model(self, kernel_id: str) -> Any:
+        """A local kernel's model; for a session kernel, an awaitable of its fresh model
+        (callers use ensure_async)."""
+        if not self.is_remote(kernel_id):
+            return super().kernel_model(kernel_id)
+        return self._fresh_model(kernel_id)
+
+    async def _fresh_model(self, kernel_id: str) -> dict[str, Any]:
+        km = self.remote._kernels[kernel_id]
+        try:
+            await gateway.authorize()
+            model = await km.refresh_model()
+        except Exception as exc:  # keep the last known model: the gateway may be slow
+            self.log.debug("Could not refresh kernel %s: %s", kernel_id, clean_error(exc))
+        else:
+            if model is None:
+                self.remote.remove_kernel(kernel_id)
+                gateway.started_here.discard(kernel_id)
+                raise web.HTTPError(404, "Kernel does not exist: %s", kernel_id)
+        return self._remote_model(kernel_id)
+
+    def _remote_model(self, kernel_id: str) -> dict[str, Any]:
+        km = self.remote._kernels[kernel_id]
+        remote = dict(km.kernel or {})
+        return {
+            **remote,
+            "id": kernel_id,
+            "name": remote.get("name") or km.kernel_name,
+            "last_activity": remote.get("last_activity"),
+            "execution_state": remote.get("execution_state", "unknown"),
+            "connections": int(remote.get("connections") or 0),
+            "metadata": {
+                **(remote.get("metadata") or {}),
+                "startedHere": kernel_id in gateway.started_here,
+            },
+        }
+
+    async def list_kernels(self) -> list[dict[str, Any]]:
+        await self._sync_remote()
+        local: list[dict[str, Any]] = super().list_kernels()
+        return local + [self._remote_model(kid) for kid in list(self.remote._kernels)]
+
+    async def _sync_remote(self) -> None:
+        """Learn which kernels the gateway runs (briefly cached): new ones become
+        attachable, ended ones are dropped."""
+        if not gateway.enabled:
+            return
+        async with self._list_lock:
+            if time.monotonic() - self._listed_at < KERNEL_LIST_CACHE_SECONDS:
+                return
+            try:
+                models = await gateway.request("/api/kernels")
+            except Exception as exc:
+                self.log.warning("Could not list session kernels: %s", clean_error(exc))
+                return
+            finally:
+                self._listed_at = time.monotonic()
+            seen: set[str] = set()
+            for model in models if isinstance(models, list) else []:
+                if not isinstance(model, dict) or not model.get("id"):
+                    continue
+                kid = str(model["id"])
+                seen.add(kid)
+                km = self.remote._kernels.get(kid)
+                if km is None:
+                    km = self.remote.kernel_manager_factory(parent=self.remote, log=self.log)
+                    km.kernels_url = gateway.kernels_url
+                    km.kernel_id = kid
+                    km.kernel_url = url_path_join(gateway.kernels_url, url_escape(kid))
+                    km.kernel_name = str(model.get("name") or "")
+                    self.remote._kernels[kid] = km
+                await km.refresh_model(model)
+            for kid in list(self.remote._kernels):
+                if kid not in seen:
+                    self.remote.remove_kernel(kid)
+                    gateway.started_here.discard(kid)
+
+    # --- what the ZMQ side needs only for local kernels ----------------------------------------
+
+    def notify_connect(self, kernel_id: str) -> None:
+        if not self.is_remote(kernel_id):
+            super().notify_connect(kernel_id)
+
+    def notify_disconnect(self, kernel_id: str) -> None:
+        if not self.is_remote(kernel_id):
+            super().notify_disconnect(kernel_id)
+
+
+class SessionWebSocketConnection(GatewayWebSocketConnection):
+    """The gateway's websocket for a session kernel, with a fresh token on each connect;
+    once the kernel reports itself dead (its session ended) the client's socket closes."""
+
+    async def connect(self) -> None:
+        await gateway.authorize()
+        await super().connect()
+
+    def handle_outgoing_message(self, incoming_msg: str, *args: Any) -> None:
+        super().handle_outgoing_message(incoming_msg, *args)
+        if '"dead"' in incoming_msg and '"status"' in incoming_msg:
+            try:
+                msg = json_decode(incoming_msg)
+            except ValueError:
+                return
+            if (msg.get("content") or {}).get("execution_state") == "dead":
+                self.disconnected = True
+                if self.ws is not None:
+                    self.ws.close()
+                self.websocket_handler.close(1000, "The session's kernel is gone")
+
+
+class SessionAwareConnection(BaseKernelWebsocketConnection):
+    """Picks the websocket connection by kernel: ZMQ for local, the gateway for sessions."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        parent = kwargs.get("parent")
+        if isinstance(parent, GatewayKernelManager):
+            return SessionWebSocketConnection(*args, **kwargs)
+        return ZMQChannelsWebsocketConnection(*args, **kwargs)
+
+
+def install(serverapp: Any) -> bool:
+    """Make the server mix session kernels in, unless its kernel classes are configured
+    otherwise (then leave them: another extension or the user chose)."""
+    chosen = serverapp.config.get("ServerApp", {})
+    taken = [
+        key
+        for key in (
+            "kernel_manager_class",
+            "kernel_spec_manager_class",
+            "kernel_websocket_connection_class",
+        )
+        if key in chosen
+    ]
+    if taken:
+        log.warning(
+            "Session kernels are off: ServerApp.%s is configured; remove it or set "
+            "SessionsExtensionApp.session_kernels = False to silence this",
+            taken[0],
+        )
+        return False
+    serverapp.kernel_spec_manager_class = SessionKernelSpecManager
+    serverapp.kernel_manager_class = SessionKernelManager
+    serverapp.kernel_websocket_connection_class = SessionAwareConnection
+    return True
