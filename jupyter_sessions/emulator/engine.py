@@ -156,6 +156,8 @@ class SessionService:
         self._txn: _Txn | None = None
         # Lifecycle changes the database refused, retried on each tick (oldest first).
         self._unsaved: list[tuple[_Record, Callable[[], None]]] = []
+        if store.max_pages is not None:
+            store.end_cost = self._end_cost
 
     # --- start and stop ---------------------------------------------------------------
 
@@ -941,6 +943,16 @@ class SessionService:
         if rec is None:
             raise errors.NotFound(f"Not found: Session {name}")
         return rec
+
+    def _end_cost(self) -> int:
+        """Bytes that ending every session would write: a live one is written twice more
+        (TERMINATING, TERMINATED), each time into the change log too, and its operations
+        keep the final snapshot; any one is then deleted. Kept free on a capped database."""
+        total = 0
+        for rec in self._sessions.values():
+            size = len(json.dumps(rec.session.to_json(), separators=(",", ":")))
+            total += (6 if rec.session.state.is_live else 2) * size + 2048
+        return total
 
     def _save(self, rec: _Record) -> None:
         self.store.put_session(

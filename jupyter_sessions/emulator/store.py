@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +19,9 @@ from typing import Any
 from ..api.errors import Unavailable
 from . import changes
 
-# Pages kept back under --db-max-pages for changes that end sessions (at least).
-RESERVE_PAGES = 16
+# Pages kept back under --db-max-pages for changes that end sessions, besides what the
+# live sessions themselves need to end (see ``end_cost``).
+RESERVE_PAGES = 8
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -72,13 +73,12 @@ class SessionStore:
         self.changes = changes.ChangeLog(self._db)
         # A size cap (tests use it to see how a full disk is handled). Part of it is kept
         # back for changes that end sessions (terminate, delete, a runtime that stopped):
-        # with a full database, space can still be freed through the API.
+        # with a full database, space can still be freed through the API. ``end_cost``
+        # (set by the engine) says how many bytes ending every live session would write.
         self.max_pages = int(max_pages) if max_pages is not None else None
-        self.reserve_pages = 0
-        if self.max_pages is not None:
-            self.reserve_pages = min(max(RESERVE_PAGES, self.max_pages // 20), self.max_pages // 2)
-            self._set_cap(reserve=False)
+        self.end_cost: Callable[[], int] = lambda: 0
         self._depth = 0
+        self._set_cap(reserve=False)
 
     def close(self) -> None:
         self._db.close()
@@ -91,8 +91,7 @@ class SessionStore:
         outer = self._depth == 1
         try:
             if outer:
-                if reserve:
-                    self._set_cap(reserve=True)
+                self._set_cap(reserve=reserve)
                 self._exec("BEGIN IMMEDIATE")
             yield
             if outer:
@@ -102,14 +101,20 @@ class SessionStore:
                 self._db.execute("ROLLBACK")
             raise
         finally:
-            if outer and reserve:
-                self._set_cap(reserve=False)
             self._depth -= 1
+
+    @property
+    def reserve_pages(self) -> int:
+        """Pages ordinary changes leave free under the cap."""
+        if self.max_pages is None:
+            return 0
+        page_size = int(self._db.execute("PRAGMA page_size").fetchone()[0])
+        return RESERVE_PAGES + -(-self.end_cost() // page_size)
 
     def _set_cap(self, *, reserve: bool) -> None:
         if self.max_pages is None:
             return
-        pages = self.max_pages if reserve else self.max_pages - self.reserve_pages
+        pages = self.max_pages if reserve else max(1, self.max_pages - self.reserve_pages)
         # SQLite never sets it below the current size: a grown file stays as it is.
         self._db.execute(f"PRAGMA max_page_count={pages}")
 
