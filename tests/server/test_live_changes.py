@@ -33,18 +33,16 @@ LIFECYCLE = ["CREATING", "ACTIVE", "TERMINATING", "TERMINATED"]
 
 
 def direct(server: JupyterServerProcess) -> httpx.Client:
-    """A client straight to the embedded emulator (outside the proxy), with its token."""
-    token_file = server.data_dir / "jupyter_sessions" / "emulator.token"
-    headers = {}
-    if token_file.exists():
-        headers["Authorization"] = f"Bearer {token_file.read_text().strip()}"
-    return httpx.Client(base_url=server.config()["endpoint"], timeout=30.0, headers=headers)
+    """A client straight to the embedded emulator (outside the proxy)."""
+    return server.emulator()
 
 
 def api_calls(client: httpx.Client) -> dict[str, int]:
-    """Requests the emulator counted, its own health and stats excluded."""
+    """Requests the emulator counted, its own health and stats excluded, and the change
+    feed's (counted when a stream ends, e.g. one of an earlier test's Watcher)."""
     counts: dict[str, int] = client.get("emulator/stats").json()["requests"]
-    return {k: v for k, v in counts.items() if not k.endswith(("/healthz", "/stats"))}
+    skip = ("/healthz", "/stats", "sessions.watch")
+    return {k: v for k, v in counts.items() if not k.endswith(skip)}
 
 
 def session_events(rec: SseRecorder, name: str) -> list[dict[str, Any]]:
