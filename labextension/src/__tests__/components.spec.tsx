@@ -624,6 +624,29 @@ describe('SessionsView with a model', () => {
     model.dispose();
   });
 
+  it('turns the live dot off while the backend is unreachable', async () => {
+    const { model } = await mount();
+    const dot = () => screen.getByRole('img', { name: /Live updates|Backend/ });
+    expect(dot().className).toContain('jp-sessions-connection-live');
+    act(() => {
+      FakeEventSource.last.emit('status', {
+        reachable: false,
+        message: 'did not answer within 5s'
+      });
+    });
+    expect(dot().className).toContain('jp-sessions-connection-unreachable');
+    expect(dot().className).not.toContain('jp-sessions-connection-live');
+    expect(dot().getAttribute('title')).toBe('Backend unreachable');
+    expect(screen.getByRole('status').textContent).toMatch(
+      /^Backend unreachable: did not answer within 5s/
+    );
+    act(() => {
+      FakeEventSource.last.emit('status', { reachable: true });
+    });
+    expect(dot().className).toContain('jp-sessions-connection-live');
+    model.dispose();
+  });
+
   it('terminates after confirmation and shows the real outcome', async () => {
     const { model, server, confirm } = await mount(true);
     fireEvent.click(screen.getByRole('button', { name: 'etl, ACTIVE' }));

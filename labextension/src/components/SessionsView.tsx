@@ -179,7 +179,10 @@ export function SessionsView(props: ISessionsViewProps): JSX.Element {
           <span className="jp-sessions-backend">
             {backendLabel(config.backend)}
           </span>
-          <ConnectionDot connection={snapshot.state.connection} />
+          <ConnectionDot
+            connection={snapshot.state.connection}
+            reachable={snapshot.state.backend.reachable}
+          />
         </div>
       ) : null}
       <StatusLine
@@ -203,16 +206,26 @@ function backendLabel(backend: string): string {
   }
 }
 
-function ConnectionDot(props: { connection: string }): JSX.Element {
+function ConnectionDot(props: {
+  connection: string;
+  reachable: boolean;
+}): JSX.Element {
+  // The stream being open says nothing of the backend behind it: one truthful dot.
+  const kind =
+    props.connection === 'live' && !props.reachable
+      ? 'unreachable'
+      : props.connection;
   const title =
-    props.connection === 'live'
+    kind === 'live'
       ? 'Live updates on'
-      : props.connection === 'disconnected'
-        ? 'Live updates off'
-        : 'Connecting…';
+      : kind === 'unreachable'
+        ? 'Backend unreachable'
+        : kind === 'disconnected'
+          ? 'Live updates off'
+          : 'Connecting…';
   return (
     <span
-      className={`jp-sessions-connection jp-sessions-connection-${props.connection}`}
+      className={`jp-sessions-connection jp-sessions-connection-${kind}`}
       title={title}
       aria-label={title}
       role="img"
