@@ -438,13 +438,13 @@ class SessionMagics(Magics):
 
     # --- %%session ---------------------------------------------------------------------------
 
-    def _run_cell(self, args: argparse.Namespace, cell: str) -> None:
+    def _run_cell(self, args: argparse.Namespace, cell: str) -> Any:
         from .api.errors import ApiError, NotFound
         from .api.model import State
 
         client = self.client
         name = self._name(args.session)
-        kernel = self.kernels.get(client.get_session(name))
+        kernel = self.kernels.get(client.get_session(name), client)
         sid = name.rsplit("/", 1)[-1]
 
         def alive() -> str | None:
@@ -460,7 +460,7 @@ class SessionMagics(Magics):
             return None
 
         timeout = args.timeout.total_seconds() if args.timeout else None
-        kernel.execute(cell, timeout=timeout, alive=alive)
+        return kernel.execute(cell, timeout=timeout, alive=alive)
 
 
 def _connect(how: dict[str, str | None]) -> SessionsClient:

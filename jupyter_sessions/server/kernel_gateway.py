@@ -42,7 +42,11 @@ async def connect_gateway(app: SessionsExtensionApp) -> None:
         log.warning("%s", gateway.problem)
         return
     gateway.configure(
-        url, backend.auth_headers, request_timeout=app.kernel_start_timeout, connect_timeout=20.0
+        url,
+        backend.auth_headers,
+        rejected=backend.credentials_rejected,
+        request_timeout=app.kernel_start_timeout,
+        connect_timeout=20.0,
     )
     log.info("Session kernels run through the kernel gateway at %s", url)
 

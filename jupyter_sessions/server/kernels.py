@@ -25,7 +25,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_core.utils import ensure_async
@@ -48,6 +48,8 @@ KERNEL_LIST_CACHE_SECONDS = 3.0
 RESOURCE_PREFIX = "//dataproc.googleapis.com/"
 
 AuthHeaders = Callable[[], Awaitable[dict[str, str]]]
+Rejected = Callable[[dict[str, str]], Awaitable[bool]]
+T = TypeVar("T")
 
 
 class SessionGateway:
@@ -55,8 +57,10 @@ class SessionGateway:
 
     def __init__(self) -> None:
         self.url = ""
-        self.problem = "The sessions backend is not started yet"
+        self.problem = "Session kernels are starting (the backend is not up yet)"
         self.auth_headers: AuthHeaders | None = None
+        self.rejected: Rejected | None = None
+        self._sent: dict[str, str] = {}
         self.started_here: set[str] = set()  # kernels whose sessions this server created
         self._specs: dict[str, Any] = {}
         self._specs_at = 0.0
@@ -72,6 +76,7 @@ class SessionGateway:
         url: str,
         auth_headers: AuthHeaders | None,
         *,
+        rejected: Rejected | None = None,
         request_timeout: float,
         connect_timeout: float = 20.0,
     ) -> None:
@@ -79,6 +84,7 @@ class SessionGateway:
         self.url = url.rstrip("/")
         self.problem = ""
         self.auth_headers = auth_headers
+        self.rejected = rejected
         client = GatewayClient.instance()
         client.url = self.url
         client.ws_url = self.url.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
@@ -105,6 +111,7 @@ class SessionGateway:
         if self.auth_headers is None:
             return
         headers = await self.auth_headers()
+        self._sent = headers
         client = GatewayClient.instance()
         scheme, _, token = headers.get("Authorization", "").partition(" ")
         client.auth_header_key = "Authorization"
@@ -115,13 +122,27 @@ class SessionGateway:
             client.headers = extra
             client._connection_args = {}
 
+    async def call(self, operation: Callable[[], Awaitable[T]]) -> T:
+        """Run a gateway operation with a current token; if the gateway refuses the token
+        (revoked, or expired early), get a new one and try once more."""
+        await self.authorize()
+        try:
+            return await operation()
+        except web.HTTPError as exc:
+            if exc.status_code != 401 or self.rejected is None:
+                raise
+            if not await self.rejected(self._sent):
+                raise
+        await self.authorize()
+        return await operation()
+
     async def request(self, path: str, method: str = "GET", body: str | None = None) -> Any:
         """One authorized request to the gateway; its JSON answer."""
-        await self.authorize()
         kwargs: dict[str, Any] = {"method": method}
         if body is not None:
             kwargs.update(body=body, headers={"Content-Type": "application/json"})
-        response = await gateway_request(url_path_join(self.url, path), **kwargs)
+        url = url_path_join(self.url, path)
+        response = await self.call(lambda: gateway_request(url, **kwargs))
         return json_decode(response.body) if response.body else None
 
     async def specs(self) -> dict[str, Any]:
@@ -259,6 +280,9 @@ class SessionKernelManager(AsyncMappingKernelManager):
         if not self._is_session_spec(name):
             await gateway.specs()  # the spec may be new since the last listing
         if not self._is_session_spec(name):
+            if name and name not in self.kernel_spec_manager.find_kernel_specs():
+                why = "" if gateway.enabled else f" ({gateway.problem})"
+                raise http_error(404, f"No such kernel: {name}{why}")
             started: str = await super().start_kernel(
                 kernel_id=kernel_id,
                 path=path,  # type: ignore[arg-type]
@@ -269,10 +293,9 @@ class SessionKernelManager(AsyncMappingKernelManager):
             raise http_error(503, gateway.problem)
         self.log.info("Starting a session kernel from kernelspec %s", name)
         try:
-            await gateway.authorize()
             km = self.remote.kernel_manager_factory(parent=self.remote, log=self.log)
             km.kernels_url = gateway.kernels_url
-            await km.start_kernel(kernel_name=name, env={})
+            await gateway.call(lambda: km.start_kernel(kernel_name=name, env={}))
         except web.HTTPError as exc:
             raise http_error(exc.status_code, clean_error(exc)) from None
         except Exception as exc:
@@ -288,11 +311,10 @@ class SessionKernelManager(AsyncMappingKernelManager):
         if not gateway.enabled:
             return False
         try:
-            await gateway.authorize()
             km = self.remote.kernel_manager_factory(parent=self.remote, log=self.log)
             km.kernels_url = gateway.kernels_url
-            await km.start_kernel(kernel_id=kernel_id)
-        except web.HTTPError:
+            await gateway.call(lambda: km.start_kernel(kernel_id=kernel_id))
+        except (web.HTTPError, errors.ApiError):
             return False
         if km.kernel is None:
             return False
@@ -306,9 +328,10 @@ class SessionKernelManager(AsyncMappingKernelManager):
             await super().shutdown_kernel(kernel_id, now=now, restart=restart)
             return
         if kernel_id in gateway.started_here:
-            await gateway.authorize()
             try:
-                await self.remote.shutdown_kernel(kernel_id, now=now, restart=restart)
+                await gateway.call(
+                    lambda: self.remote.shutdown_kernel(kernel_id, now=now, restart=restart)
+                )
             except web.HTTPError as exc:
                 raise http_error(exc.status_code, clean_error(exc)) from None
             gateway.started_here.discard(kernel_id)
@@ -320,10 +343,9 @@ class SessionKernelManager(AsyncMappingKernelManager):
         if not self.is_remote(kernel_id):
             await super().restart_kernel(kernel_id, now=now, **kwargs)
             return
-        await gateway.authorize()
         try:
-            await self.remote.restart_kernel(kernel_id, now=now)
-            await self.remote._kernels[kernel_id].refresh_model()
+            await gateway.call(lambda: self.remote.restart_kernel(kernel_id, now=now))
+            await gateway.call(self.remote._kernels[kernel_id].refresh_model)
         except web.HTTPError as exc:
             raise http_error(exc.status_code, clean_error(exc)) from None
 
@@ -331,9 +353,8 @@ class SessionKernelManager(AsyncMappingKernelManager):
         if not self.is_remote(kernel_id):
             await ensure_async(super().interrupt_kernel(kernel_id))
             return
-        await gateway.authorize()
         try:
-            await self.remote.interrupt_kernel(kernel_id)
+            await gateway.call(lambda: self.remote.interrupt_kernel(kernel_id))
         except web.HTTPError as exc:
             raise http_error(exc.status_code, clean_error(exc)) from None
 
@@ -357,8 +378,7 @@ class SessionKernelManager(AsyncMappingKernelManager):
     async def _fresh_model(self, kernel_id: str) -> dict[str, Any]:
         km = self.remote._kernels[kernel_id]
         try:
-            await gateway.authorize()
-            model = await km.refresh_model()
+            model = await gateway.call(km.refresh_model)
         except Exception as exc:  # keep the last known model: the gateway may be slow
             self.log.debug("Could not refresh kernel %s: %s", kernel_id, clean_error(exc))
         else:
@@ -389,17 +409,33 @@ class SessionKernelManager(AsyncMappingKernelManager):
         local: list[dict[str, Any]] = super().list_kernels()
         return local + [self._remote_model(kid) for kid in list(self.remote._kernels)]
 
-    async def _sync_remote(self) -> None:
+    async def kernel_for_session(self, session_name: str) -> str:
+        """The id of the kernel that runs a session, attached to this server; or an
+        ApiError saying why there is none."""
+        await self._sync_remote(fresh=True)
+        for kid, km in list(self.remote._kernels.items()):
+            if session_of_kernel(km.kernel) == session_name:
+                return kid
+        raise errors.NotFound(
+            f"The kernel gateway runs no kernel for session {session_name.rsplit('/', 1)[-1]}: "
+            "only an ACTIVE session with a Jupyter kernel has one"
+        )
+
+    async def _sync_remote(self, fresh: bool = False) -> None:
         """Learn which kernels the gateway runs (briefly cached): new ones become
-        attachable, ended ones are dropped."""
+        attachable, ended ones are dropped. With ``fresh``, ask now and raise failures."""
         if not gateway.enabled:
             return
         async with self._list_lock:
-            if time.monotonic() - self._listed_at < KERNEL_LIST_CACHE_SECONDS:
+            if not fresh and time.monotonic() - self._listed_at < KERNEL_LIST_CACHE_SECONDS:
                 return
             try:
                 models = await gateway.request("/api/kernels")
             except Exception as exc:
+                if fresh:
+                    raise errors.Unavailable(
+                        f"Could not list session kernels: {clean_error(exc)}"
+                    ) from None
                 self.log.warning("Could not list session kernels: %s", clean_error(exc))
                 return
             finally:
