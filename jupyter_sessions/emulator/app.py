@@ -26,6 +26,7 @@ from .auth import redact_query
 from .changes import stream_feed
 from .engine import SessionService
 from .faults import Faults, InjectedFault
+from .gateway import DEFAULT_GATEWAY_PARENT, gateway_routes
 from .guard import DEFAULT_ALLOWED_HOSTS, check_request
 
 log = logging.getLogger(__name__)
@@ -334,6 +335,8 @@ def make_app(
     authenticate: Authenticator | None = None,
     faults: Faults | None = None,
     allowed_hosts: frozenset[str] = frozenset(DEFAULT_ALLOWED_HOSTS),
+    gateway_parent: str = DEFAULT_GATEWAY_PARENT,
+    kernel_start_timeout: float = 300.0,
 ) -> tornado.web.Application:
     stats = Stats()
     handler_args = {
@@ -344,7 +347,10 @@ def make_app(
         "allowed_hosts": allowed_hosts,
     }
     app = tornado.web.Application(
-        [(r"/.*", ApiHandler, handler_args)],
+        [
+            *gateway_routes(service, gateway_parent, authenticate, kernel_start_timeout),
+            (r"/.*", ApiHandler, handler_args),
+        ],
         default_handler_class=None,
         compress_response=False,
         log_function=log_request,

@@ -77,7 +77,7 @@ DEFAULT_IDLE_TTL = timedelta(hours=1)
 DEFAULT_VERSION = "2.3"
 # Runtime versions resolve to a patch version, as the service reports them.
 _PATCH_VERSIONS = {"1.2": "1.2.62", "2.2": "2.2.82", "2.3": "2.3.14", "3.0": "3.0.6"}
-_VERSION_RE = re.compile(r"^\d+\.\d+(\.\d+)?$")
+_VERSION_RE = re.compile(r"^\d+\.\d+(\.\d+)?\Z")
 DEFAULT_PROPERTIES = {
     "dataproc:dataproc.tier": "premium",
     "spark:spark.dataproc.engine": "default",
@@ -121,6 +121,7 @@ class _Record:
     pending_delete: str | None = None
     ops: list[str] = field(default_factory=list)  # operations not done yet
     usage_sample: tuple[float, float] | None = None  # (wall time, cpu seconds)
+    restarting: bool = False  # its kernel is being replaced: not a crash
 
 
 @dataclass
@@ -411,6 +412,54 @@ class SessionService:
 
     # --- lifecycle --------------------------------------------------------------------
 
+    # --- the kernels behind sessions (for the kernel gateway) ---------------------------
+
+    def runtime_handle(self, name: str) -> RuntimeHandle | None:
+        """The runtime behind an ACTIVE session, or None."""
+        rec = self._record(name)
+        return rec.handle if rec.session.state == State.ACTIVE else None
+
+    def sessions_of(self, parent_path: str) -> list[Session]:
+        """Every session under a parent, newest first."""
+        return [r.session for r in reversed(self._ordered(Parent.parse(parent_path).path))]
+
+    async def interrupt_runtime(self, name: str) -> None:
+        await self.runtime.interrupt(self._live_handle(name))
+
+    async def restart_runtime(self, name: str) -> None:
+        """A fresh kernel for an ACTIVE session; the session itself carries on."""
+        old = self._live_handle(name)
+        rec = self._record(name)
+        if rec.restarting:
+            raise errors.Aborted(f"The kernel of session {name} is already restarting")
+        rec.restarting = True
+        try:
+            handle = await self.runtime.restart(old)
+        except RuntimeStartError as exc:
+            message = f"The session's kernel failed to restart: {exc}"
+            self._persist(rec, partial(self._transition, rec, State.FAILED, message))
+            raise
+        finally:
+            rec.restarting = False
+        if self._sessions.get(name) is not rec or rec.session.state != State.ACTIVE:
+            await self.runtime.stop(handle)  # ended while restarting: nothing may outlive it
+            return
+
+        def change() -> None:
+            rec.handle = handle
+            if rec.session.runtime_info is not None:
+                rec.session.runtime_info.endpoints = dict(self.runtime.endpoints(handle))
+            self._save(rec)
+
+        self._persist(rec, change)
+
+    def _live_handle(self, name: str) -> RuntimeHandle:
+        handle = self.runtime_handle(name)
+        if handle is None:
+            state = self._record(name).session.state.name
+            raise errors.FailedPrecondition(f"Session {name} is {state}, not ACTIVE")
+        return handle
+
     async def _bring_up(self, rec: _Record) -> None:
         name = rec.session.name
         try:
@@ -598,6 +647,8 @@ class SessionService:
         s = rec.session
         handle = rec.handle
         assert handle is not None
+        if rec.restarting:
+            return
         if not self.runtime.is_alive(handle):
             pid = handle.data.get("pid")
             with self._atomic(rec):

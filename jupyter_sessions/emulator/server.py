@@ -98,6 +98,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "repeatable",
     )
     p.add_argument(
+        "--gateway-parent",
+        default="projects/local-project/locations/local",
+        metavar="projects/P/locations/L",
+        help="where kernels started through the kernel gateway at /api/ create their sessions "
+        "(other parents: /gateway/projects/P/locations/L/api/...)",
+    )
+    p.add_argument(
+        "--kernel-start-timeout",
+        type=float,
+        default=300.0,
+        metavar="S",
+        help="how long POST /api/kernels waits for its session to become ACTIVE",
+    )
+    p.add_argument(
         "--keep-runtimes",
         action="store_true",
         help="on shutdown leave runtimes running, to be re-adopted by the next start",
@@ -209,6 +223,8 @@ async def _serve(args: argparse.Namespace) -> int:
         authenticate=make_authenticator(args.require_token, args.record_requests),
         faults=faults if faults else None,
         allowed_hosts=frozenset(allowed_hosts),
+        gateway_parent=args.gateway_parent,
+        kernel_start_timeout=args.kernel_start_timeout,
     )
     server = tornado.httpserver.HTTPServer(app, max_body_size=4 * 1024 * 1024)
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET

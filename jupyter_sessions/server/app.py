@@ -14,6 +14,7 @@ from .. import __version__
 from .backend import Backend, BackendClient, LocalBackend, UrlBackend
 from .events_bus import EventBus
 from .handlers import ConfigHandler, EventsHandler, OpenApiHandler, ProxyHandler
+from .kernel_handlers import SessionKernelHandler
 from .watcher import WatcherRegistry, WatchSettings
 
 DEFAULT_PROJECT = "local-project"
@@ -115,6 +116,37 @@ class SessionsExtensionApp(ExtensionApp):
         help="Largest request body the proxy forwards, in bytes (the embedded emulator's own "
         "limit, 4 MiB, by default); a larger one gets 413.",
     )
+    session_kernels = Bool(
+        True,
+        config=True,
+        help="Offer session kernels in the kernel picker and the launcher (one per session "
+        "template, plus a plain session), beside the local kernels, through the backend's "
+        "kernel gateway.",
+    )
+    kernel_gateway_url = Unicode(
+        "",
+        config=True,
+        help="URL of the kernel gateway that runs session kernels. Default: the embedded "
+        "emulator's for 'local'; for 'dataproc', Google's "
+        "https://PROJECT_NUMBER-dot-REGION.kernels.googleusercontent.com.",
+    )
+    project_number = Unicode(
+        "",
+        config=True,
+        help="Number of the Google Cloud project (for the Dataproc kernel gateway's URL); "
+        "looked up once from the project id when not set.",
+    )
+    resource_manager_endpoint = Unicode(
+        "https://cloudresourcemanager.googleapis.com/",
+        config=True,
+        help="Where the project number is looked up (Cloud Resource Manager v1).",
+    )
+    kernel_start_timeout = Float(
+        900.0,
+        config=True,
+        help="Seconds a session kernel may take to start (a Dataproc session can take "
+        "minutes); the notebook shows the session starting meanwhile.",
+    )
     emulator_runtime = Unicode(
         "kernel",
         config=True,
@@ -163,6 +195,7 @@ class SessionsExtensionApp(ExtensionApp):
         self.handlers.extend(
             [
                 (r"/jupyter-sessions/config", ConfigHandler),
+                (r"/jupyter-sessions/kernel", SessionKernelHandler),
                 (r"/jupyter-sessions/events", EventsHandler),
                 (r"/jupyter-sessions/openapi.json", OpenApiHandler),
                 (r"/jupyter-sessions/v1/(.*)", ProxyHandler),
@@ -207,11 +240,26 @@ class SessionsExtensionApp(ExtensionApp):
         except Exception:  # the port is not bound yet; the start hook sets it
             pass
 
+    def _link_jupyter_server_extension(self, serverapp: Any) -> None:
+        super()._link_jupyter_server_extension(serverapp)
+        if self.session_kernels:
+            from . import kernels
+
+            kernels.install(serverapp)
+
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         self._export_kernel_environment()
         await self.backend_impl.start()
+        if self.session_kernels:
+            from .kernel_gateway import connect_gateway
+
+            await connect_gateway(self)
 
     async def stop_extension(self) -> None:
+        if self.session_kernels:
+            from .kernel_gateway import end_started_session_kernels
+
+            await end_started_session_kernels(self.serverapp)
         self.watchers.close()
         await self.backend_client.close()
         await self.backend_impl.stop()
@@ -252,4 +300,12 @@ class SessionsExtensionApp(ExtensionApp):
             "user": user,
             "version": __version__,
             "heartbeatInterval": self.heartbeat_interval,
+            **self._kernel_gateway_info(),
         }
+
+    def _kernel_gateway_info(self) -> dict[str, Any]:
+        if not self.session_kernels:
+            return {"kernelGateway": "", "kernelGatewayError": "session kernels are off"}
+        from .kernels import gateway
+
+        return {"kernelGateway": gateway.url, "kernelGatewayError": gateway.problem}

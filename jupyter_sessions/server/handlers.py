@@ -39,10 +39,10 @@ _ALLOWED = re.compile(
     rf"locations/{LOCATION}/sessions(?:/{RESOURCE_ID}(?::terminate)?)?"
     rf"|locations/{LOCATION}/sessionTemplates(?:/{RESOURCE_ID})?"
     rf"|(?:locations|regions)/{LOCATION}/operations(?:/{RESOURCE_ID}(?::cancel)?)?"
-    ")$"
+    r")\Z"
 )
 _PARENT_OF = re.compile(r"^(projects/[^/]+)/(?:locations|regions)/([^/]+)/")
-_SAFE_RAW = re.compile(r"^[A-Za-z0-9._~:/-]*$")
+_SAFE_RAW = re.compile(r"^[A-Za-z0-9._~:/-]*\Z")
 # Jupyter's own credentials may come in the query string; they stay on this server.
 _JUPYTER_PARAMS = frozenset({"token", "_xsrf"})
 
@@ -178,6 +178,10 @@ class ProxyHandler(SessionsHandler):
             # What passes through tells the Watcher at once, reads included.
             watched = f"{parent.group(1)}/locations/{parent.group(2)}"
             note_proxied(app.watchers, watched, method, path, response)
+        if method != "GET" and "/sessionTemplates" in path and response.status_code < 400:
+            from .kernels import gateway
+
+            gateway.forget_specs()  # each template is a kernelspec: show the change at once
         if response.headers.get("Retry-After"):
             # Proxy retries gave up within their bound: the client may wait longer.
             self.set_header("Retry-After", response.headers["Retry-After"])
