@@ -23,6 +23,7 @@ import httpx
 from .. import __version__
 from ..api import errors
 from ..retry_hints import retry_after
+from .loopback import LoopbackTransport
 from .supervisor import EmulatorSupervisor
 
 log = logging.getLogger(__name__)
@@ -187,16 +188,23 @@ class BackendClient:
     def __init__(self, backend: Backend, timeout: float, max_connections: int = 64) -> None:
         self.backend = backend
         self.timeout = timeout
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=32)
+        options: dict[str, Any] = {
+            "timeout": httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            "headers": {"User-Agent": f"jupyter-sessions/{__version__}"},
+            "follow_redirects": False,
+            "trust_env": False,  # loopback and Google only; never a proxy from the environment
+        }
+        # A loopback backend gets a lean transport (most of the proxy's own time was the
+        # generic HTTP stack's); streams (the change feed) keep httpx's.
         self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=32),
-            headers={"User-Agent": f"jupyter-sessions/{__version__}"},
-            follow_redirects=False,
-            trust_env=False,  # loopback and Google only; never a proxy from the environment
+            transport=LoopbackTransport(httpx.AsyncHTTPTransport(limits=limits)), **options
         )
+        self._streaming = httpx.AsyncClient(limits=limits, **options)
 
     async def close(self) -> None:
         await self._client.aclose()
+        await self._streaming.aclose()
 
     async def request(
         self,
@@ -316,7 +324,7 @@ class BackendClient:
         auth = await self.backend.auth_headers()
         timeout = httpx.Timeout(read_timeout, connect=min(read_timeout, 10.0))
         try:
-            async with self._client.stream("GET", url, headers=auth, timeout=timeout) as r:
+            async with self._streaming.stream("GET", url, headers=auth, timeout=timeout) as r:
                 yield r
         except httpx.TimeoutException:
             raise errors.DeadlineExceeded(
