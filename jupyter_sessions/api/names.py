@@ -15,13 +15,14 @@ from .errors import bad_request
 PROJECT = r"(?:[a-z0-9][a-z0-9.-]{0,61}[a-z0-9]:)?[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 LOCATION = r"[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?"
 RESOURCE_ID = r"[A-Za-z0-9](?:[A-Za-z0-9_-]{0,98}[A-Za-z0-9])?"
-PROJECT_RE = re.compile(rf"^{PROJECT}$")
-LOCATION_RE = re.compile(rf"^{LOCATION}$")
+# \Z, not $: "$" also matches before a final newline.
+PROJECT_RE = re.compile(rf"^{PROJECT}\Z")
+LOCATION_RE = re.compile(rf"^{LOCATION}\Z")
 _SEGMENT = r"[^/]+"
-_PARENT_RE = re.compile(rf"^projects/({_SEGMENT})/(?:locations|regions)/({_SEGMENT})$")
+_PARENT_RE = re.compile(rf"^projects/({_SEGMENT})/(?:locations|regions)/({_SEGMENT})\Z")
 _CHILD_RE = re.compile(
     rf"^projects/({_SEGMENT})/(locations|regions)/({_SEGMENT})/"
-    rf"(sessions|sessionTemplates|operations)/({RESOURCE_ID})$"
+    rf"(sessions|sessionTemplates|operations)/({RESOURCE_ID})\Z"
 )
 
 

@@ -13,10 +13,11 @@ from .model import EnvironmentConfig, JupyterConfig, SparkConnectConfig
 
 # The documented rule is 4-63 of [a-z0-9-]; we apply the stricter RFC 1035 form the
 # official Spark Connect client uses, so an id accepted here is accepted everywhere.
-SESSION_ID_RE = re.compile(r"^[a-z][a-z0-9-]{2,61}[a-z0-9]$")
-REQUEST_ID_RE = re.compile(r"^[a-zA-Z0-9_-]{1,40}$")
-LABEL_KEY_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
-LABEL_VALUE_RE = re.compile(r"^[a-z0-9_-]{0,63}$")
+# \Z, not $: "$" also matches before a final newline (a forged log line).
+SESSION_ID_RE = re.compile(r"^[a-z][a-z0-9-]{2,61}[a-z0-9]\Z")
+REQUEST_ID_RE = re.compile(r"^[a-zA-Z0-9_-]{1,40}\Z")
+LABEL_KEY_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}\Z")
+LABEL_VALUE_RE = re.compile(r"^[a-z0-9_-]{0,63}\Z")
 MAX_LABELS = 32
 SYSTEM_LABEL_PREFIX = "goog-dataproc-"
 MIN_TTL = timedelta(minutes=10)

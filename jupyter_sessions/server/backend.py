@@ -243,7 +243,12 @@ class BackendClient:
                 left = self.timeout - (time.monotonic() - started)
                 if read_again and await self.backend.restarted(incarnation, left):
                     read_again = False
-                    log.info("%s %s: the backend restarted (%r); reading again", method, path, exc)
+                    log.warning(
+                        "%s %s: the backend restarted (%s); reading again",
+                        method,
+                        path,
+                        exc.__class__.__name__,
+                    )
                     continue
                 # Only a refused connection is safe to repeat: nothing reached the backend.
                 delay = (

@@ -38,7 +38,7 @@ VIEWER_ROLE = "roles/dataproc.viewer"
 LOAD_TIMEOUT = 60.0
 
 # A location becomes part of a host name: letters, digits and inner hyphens only.
-_LOCATION_RE = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
+_LOCATION_RE = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]\Z")
 _PARENT_RE = re.compile(r"^projects/([^/]+)/(?:locations|regions)/([^/:]+)(?:/|$)")
 _RESOURCE_RE = re.compile(
     r"^projects/[^/]+/(?:locations|regions)/[^/]+/"

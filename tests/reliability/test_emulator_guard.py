@@ -213,6 +213,8 @@ def test_names_outside_dataproc_rules_are_refused_and_never_logged(
             ("GET", f"/v1/projects/{project}/locations/l/sessions"),
             ("GET", f"/v1/projects/{project}/locations/l/sessions/abcd"),
             ("GET", "/v1/projects/p/locations/l/sessions/ab%0Acd"),
+            ("POST", "/v1/projects/p/locations/l/sessions?sessionId=abcd%0A"),
+            ("GET", "/v1/projects/p/locations/l%0A/sessions"),
         ):
             reply = client.request(
                 method,
