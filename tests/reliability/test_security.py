@@ -23,17 +23,19 @@ from ..support import PARENT, EmulatorProcess, JupyterServerProcess, SseRecorder
 from .conftest import QUICK, Stack, wait_listening
 from .harness import RawClient, Reply, assert_envelope, record_figures
 
-# The allow-list, restated independently of the product's code: project, location and
-# ids of unreserved characters (no dot segments, no encodings but a colon), and only
-# the sessions, sessionTemplates and operations shapes.
-_ID = r"[A-Za-z0-9][A-Za-z0-9._~-]*"
-_PROJECT = r"[A-Za-z0-9][A-Za-z0-9._~:-]*"
+# The allow-list, restated independently of the product's code: names as Dataproc
+# spells them (project ids or numbers, optionally domain-scoped; regions; ids of letters,
+# digits, '-' and '_'), no encodings but a colon, and only the sessions,
+# sessionTemplates and operations shapes.
+_PROJECT = r"(?:[a-z0-9][a-z0-9.-]{0,61}[a-z0-9]:)?[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_LOCATION = r"[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_ID = r"[A-Za-z0-9](?:[A-Za-z0-9_-]{0,98}[A-Za-z0-9])?"
 ALLOWED = re.compile(
     rf"^projects/{_PROJECT}/(?:"
-    rf"locations/{_ID}/sessions(?:/{_ID}(?::terminate)?)?"
-    rf"|locations/{_ID}/sessionTemplates(?:/{_ID})?"
-    rf"|(?:locations|regions)/{_ID}/operations(?:/{_ID}(?::cancel)?)?"
-    r")$"
+    rf"locations/{_LOCATION}/sessions(?:/{_ID}(?::terminate)?)?"
+    rf"|locations/{_LOCATION}/sessionTemplates(?:/{_ID})?"
+    rf"|(?:locations|regions)/{_LOCATION}/operations(?:/{_ID}(?::cancel)?)?"
+    r")\Z"
 )
 TOKENS = (
     "projects",
