@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import enum
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -465,6 +466,7 @@ def build_emulator() -> dict[str, Any]:
         raise KeyError(f"describe the emulator's local paths {ApiHandler.LOCAL_PATHS}")
     for path, (op_id, summary) in local.items():
         paths[path] = _json_get(op_id, summary, {"type": "object"}, security=[])
+    paths.update(_gateway_paths())
     return {
         "openapi": OPENAPI_VERSION,
         "info": {
@@ -482,6 +484,87 @@ def build_emulator() -> dict[str, Any]:
             "securitySchemes": {"bearerToken": {"type": "http", "scheme": "bearer"}},
         },
     }
+
+
+GATEWAY_NOTE = (
+    "The Jupyter Kernel Gateway protocol, as Google serves it for Dataproc sessions (an "
+    "addition to the Sessions API): kernelspecs are `session` and one "
+    "`session-template-ID` per template with a jupyterSession block; a kernel is an ACTIVE "
+    "session's kernel (its id is the session's uuid). Served at the root for --gateway-parent "
+    "and under /gateway/projects/P/locations/L for other parents."
+)
+
+
+def _gateway_op(op_id: str, summary: str, ok: str = "200", body: bool = False) -> Any:
+    op: dict[str, Any] = {
+        "operationId": op_id,
+        "summary": summary,
+        "description": GATEWAY_NOTE,
+        "tags": ["kernel gateway"],
+        "responses": {
+            ok: {"description": "OK", "content": {"application/json": {"schema": {}}}}
+            if ok != "204"
+            else {"description": "Done"},
+            "default": {"$ref": "#/components/responses/Error"},
+        },
+    }
+    if body:
+        op["requestBody"] = {
+            "content": {
+                "application/json": {
+                    "schema": {"type": "object", "properties": {"name": {"type": "string"}}}
+                }
+            }
+        }
+    return op
+
+
+def _gateway_paths() -> dict[str, dict[str, Any]]:
+    """The kernel gateway's routes (checked against emulator/gateway.py's route table)."""
+    from ..emulator.gateway import gateway_routes
+
+    described = {
+        "/api/kernelspecs": {"get": _gateway_op("kernelspecs.list", "Kernelspecs")},
+        "/api/kernelspecs/{name}": {"get": _gateway_op("kernelspecs.get", "One kernelspec")},
+        "/api/kernels": {
+            "get": _gateway_op("kernels.list", "Kernels of ACTIVE sessions"),
+            "post": _gateway_op(
+                "kernels.start",
+                "Create a session for a kernelspec; answer once ACTIVE",
+                "201",
+                True,
+            ),
+        },
+        "/api/kernels/{kernel_id}": {
+            "get": _gateway_op("kernels.get", "One kernel"),
+            "delete": _gateway_op("kernels.delete", "Terminate the kernel's session", "204"),
+        },
+        "/api/kernels/{kernel_id}/interrupt": {
+            "post": _gateway_op("kernels.interrupt", "Interrupt the kernel", "204")
+        },
+        "/api/kernels/{kernel_id}/restart": {
+            "post": _gateway_op("kernels.restart", "A fresh kernel process, same session")
+        },
+        "/api/kernels/{kernel_id}/channels": {
+            "get": _gateway_op(
+                "kernels.channels", "WebSocket relaying Jupyter messages (JSON frames)", "101"
+            )
+        },
+    }
+    # Every route of the gateway's table must match one of the paths described here.
+    samples = {p.replace("{name}", "session").replace("{kernel_id}", "0a1b") for p in described}
+    for pattern, *_ in gateway_routes(None, "projects/p/locations/l", None):  # type: ignore[arg-type]
+        if not any(re.fullmatch(pattern, sample) for sample in samples):
+            raise KeyError(f"the kernel gateway routes {pattern!r}; describe it here")
+    for path, item in described.items():
+        params = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in re.findall(r"{(\w+)}", path)
+        ]
+        for op in item.values():
+            if params:
+                op["parameters"] = params
+    return described
 
 
 def handler_methods(handler: type) -> list[str]:
@@ -535,6 +618,23 @@ def build_extension() -> dict[str, Any]:
         ),
         "/jupyter-sessions/openapi.json": _json_get(
             "openapi.get", "This OpenAPI document", {"type": "object"}
+        ),
+        "/jupyter-sessions/kernel": _json_get(
+            "kernel.get",
+            "The id of the kernel (on this server) that runs a session, attached on demand",
+            {
+                "type": "object",
+                "properties": {"id": {"type": "string"}, "session": {"type": "string"}},
+            },
+            parameters=[
+                {
+                    "name": "session",
+                    "in": "query",
+                    "required": True,
+                    "description": "projects/P/locations/L/sessions/ID",
+                    "schema": {"type": "string"},
+                }
+            ],
         ),
         "/jupyter-sessions/events": {
             "get": {
@@ -594,6 +694,14 @@ def build_extension() -> dict[str, Any]:
             "heartbeatInterval": {
                 "type": "number",
                 "description": "Seconds between heartbeats on an idle event stream",
+            },
+            "kernelGateway": {
+                "type": "string",
+                "description": "The kernel gateway that runs session kernels ('' if none)",
+            },
+            "kernelGatewayError": {
+                "type": "string",
+                "description": "Why there are no session kernels, if so",
             },
         },
     }

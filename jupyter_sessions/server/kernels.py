@@ -280,7 +280,8 @@ class SessionKernelManager(AsyncMappingKernelManager):
         if not self._is_session_spec(name):
             await gateway.specs()  # the spec may be new since the last listing
         if not self._is_session_spec(name):
-            if name and name not in self.kernel_spec_manager.find_kernel_specs():
+            ksm = self.kernel_spec_manager
+            if name and ksm is not None and name not in ksm.find_kernel_specs():
                 why = "" if gateway.enabled else f" ({gateway.problem})"
                 raise http_error(404, f"No such kernel: {name}{why}")
             started: str = await super().start_kernel(
