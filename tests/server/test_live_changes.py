@@ -4,6 +4,7 @@ and, with a polled backend (Dataproc mode), still announces every state in order
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import time
@@ -284,3 +285,53 @@ def test_a_proxied_read_updates_subscribers_at_once(dataproc: Any) -> None:
         assert all(t < read or t > seen for t in looks), (read, seen, looks)
     finally:
         rec.stop()
+
+
+def test_429_slows_the_looks_down_at_least_as_asked(tmp_path: Path) -> None:
+    """Given a backend that answers the first two listings with 429 and Retry-After: 3,
+    the Watcher waits at least 3 s before each next look, then gets its snapshot."""
+    stack = start_stack(
+        tmp_path,
+        "--fail-next",
+        "2:429:sessions.list:3",
+        steady_poll_interval=1.0,
+        transition_poll_interval=1.0,
+        active_poll_interval=1.0,
+        poll_budget=6000.0,
+    )
+    rec = SseRecorder(stack.server, DP_PARENT)
+    try:
+        rec.wait(lambda r: "snapshot" in r.kinds(), timeout=60)
+        looks = [r["time"] for r in stack.records() if r["path"] == f"/v1/{DP_PARENT}/sessions"]
+    finally:
+        rec.stop()
+        stack.stop()
+    assert len(looks) >= 3
+    gaps = [b - a for a, b in itertools.pairwise(looks[:3])]  # after each 429
+    assert all(gap >= 2.9 for gap in gaps), gaps
+
+
+def test_the_pacer_keeps_to_its_budget_and_backs_off_on_429() -> None:
+    """Fast in transition and in use, slower when steady and idle; never faster than the
+    budget allows for the requests a look took; a 429 at least doubles the wait."""
+    from jupyter_sessions.server.feed import Pacer
+
+    pacer = Pacer(0.5, 2.0, 10.0, 30.0, 120.0, 600.0, budget_per_minute=60.0)
+    now = 1000.0
+
+    def delay(in_transition: bool = False, used_ago: float = 0.0, requests: int = 1) -> float:
+        return pacer.delay(
+            in_transition=in_transition, last_used=now - used_ago, requests=requests, now=now
+        )
+
+    assert delay(in_transition=True) == 1.0  # 0.5 asked, one request a second at 60/min
+    assert delay(used_ago=10) == 2.0
+    assert delay(used_ago=300) == 10.0
+    assert delay(used_ago=3600) == 30.0
+    assert delay(in_transition=True, requests=5) == 5.0  # a 5-page look costs 5 s
+    assert pacer.throttled(retry_after=30.0) == 30.0
+    assert pacer.throttled(retry_after=None) == 40.0  # 10 s steady, slowed down 4x
+    assert delay(used_ago=300) == 40.0
+    for _ in range(20):
+        pacer.succeeded()
+    assert delay(used_ago=300) == 10.0
