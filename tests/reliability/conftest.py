@@ -26,10 +26,12 @@ class Stack:
     requests_log: Path
 
     def backend_calls(self) -> int:
-        """API calls the emulator has received (its own health and stats excluded)."""
+        """API calls the emulator has received (its own health and stats excluded, and the
+        Watcher's change feed, counted whenever a stream ends)."""
         with httpx.Client(timeout=10.0) as c:
             counts: dict[str, int] = c.get(self.emulator.url + "/emulator/stats").json()["requests"]
-        return sum(n for route, n in counts.items() if not route.endswith(("/healthz", "/stats")))
+        skip = ("/healthz", "/stats", "sessions.watch")
+        return sum(n for route, n in counts.items() if not route.endswith(skip))
 
 
 def start_stack(workdir: Path, *emulator_args: str, **config: Any) -> Stack:
