@@ -9,6 +9,7 @@ import {
   Notification,
   showDialog
 } from '@jupyterlab/apputils';
+import { ILauncher } from '@jupyterlab/launcher';
 import { SessionsApi } from './api';
 import { Confirm, confirmDelete, confirmTerminate } from './actions';
 import { serverRequester } from './connection';
@@ -16,6 +17,7 @@ import { sessionsIcon } from './icon';
 import { IOperationView, SessionsModel } from './model';
 import { SessionsPanel } from './panel';
 import { canDelete, canTerminate } from './state';
+import { setUpSessionKernels } from './notebooks';
 
 /** Command ids. */
 export namespace CommandIDs {
@@ -75,11 +77,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description:
     'A side panel to manage Dataproc interactive sessions through the jupyter-sessions server extension.',
   autoStart: true,
-  optional: [ICommandPalette, ILayoutRestorer],
+  optional: [ICommandPalette, ILayoutRestorer, ILauncher],
   activate: (
     app: JupyterFrontEnd,
     palette: ICommandPalette | null,
-    restorer: ILayoutRestorer | null
+    restorer: ILayoutRestorer | null,
+    launcher: ILauncher | null
   ): void => {
     const api = new SessionsApi(serverRequester());
     const model: SessionsModel = new SessionsModel({
@@ -87,7 +90,19 @@ const plugin: JupyterFrontEndPlugin<void> = {
       onOperationFinished: operation =>
         notify(operation, model.getSnapshot().visible)
     });
-    const panel = new SessionsPanel({ model, confirm: confirmWithDialog });
+    const openNotebook = setUpSessionKernels(app, {
+      model,
+      launcher,
+      showDetails: name => {
+        app.shell.activateById(panel.id);
+        model.showDetails(name);
+      }
+    });
+    const panel = new SessionsPanel({
+      model,
+      confirm: confirmWithDialog,
+      onOpenNotebook: openNotebook
+    });
     panel.title.icon = sessionsIcon;
     panel.title.caption = 'Sessions';
     app.shell.add(panel, 'left', { rank: 350 });

@@ -36,6 +36,8 @@ import {
   reduce
 } from './state';
 import { formatDuration } from './format';
+import type { IKernelLinks } from './sessionKernels';
+import { NO_KERNEL_LINKS, sameLinks } from './sessionKernels';
 
 export type OperationKind = 'create' | 'terminate' | 'delete';
 
@@ -88,6 +90,8 @@ export interface IModelSnapshot {
   /** Most recent first. */
   operations: IOperationView[];
   visible: boolean;
+  /** Running kernels and the notebooks open on them (session kernels: id = session uuid). */
+  kernels: IKernelLinks;
 }
 
 export interface ISessionsModelOptions {
@@ -300,6 +304,13 @@ export class SessionsModel {
         op => op.phase === 'sending' || op.phase === 'running'
       )
     });
+  }
+
+  /** What JupyterLab knows of the running kernels and the notebooks on them. */
+  setKernelLinks(kernels: IKernelLinks): void {
+    if (!sameLinks(kernels, this._snapshot.kernels)) {
+      this._update({ kernels });
+    }
   }
 
   /** Forget one finished operation. */
@@ -678,6 +689,7 @@ export class SessionsModel {
     configError: null,
     operations: [],
     visible: false,
+    kernels: NO_KERNEL_LINKS,
     view: { page: 'list', selected: null }
   };
   private _listeners = new Set<() => void>();

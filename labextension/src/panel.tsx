@@ -3,11 +3,14 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 import type { Message } from '@lumino/messaging';
 import type { SessionsModel } from './model';
 import type { Confirm } from './actions';
+import type { ISession } from './types';
 import { SessionsView } from './components/SessionsView';
 
 export interface ISessionsPanelOptions {
   model: SessionsModel;
   confirm: Confirm;
+  /** Open a new notebook on an ACTIVE session's kernel. */
+  onOpenNotebook?: (session: ISession) => void;
 }
 
 /**
@@ -19,6 +22,7 @@ export class SessionsPanel extends ReactWidget {
     super();
     this._model = options.model;
     this._confirm = options.confirm;
+    this._onOpenNotebook = options.onOpenNotebook;
     this.id = 'jp-sessions-panel';
     this.addClass('jp-sessions-widget');
   }
@@ -28,7 +32,13 @@ export class SessionsPanel extends ReactWidget {
   }
 
   protected render(): JSX.Element {
-    return <SessionsView model={this._model} confirm={this._confirm} />;
+    return (
+      <SessionsView
+        model={this._model}
+        confirm={this._confirm}
+        onOpenNotebook={this._onOpenNotebook}
+      />
+    );
   }
 
   protected onAfterShow(msg: Message): void {
@@ -61,4 +71,5 @@ export class SessionsPanel extends ReactWidget {
 
   private _model: SessionsModel;
   private _confirm: Confirm;
+  private _onOpenNotebook?: (session: ISession) => void;
 }

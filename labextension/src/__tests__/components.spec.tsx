@@ -17,6 +17,7 @@ import { SessionsView } from '../components/SessionsView';
 import { SessionsApi } from '../api';
 import { IModelSnapshot, IOperationView, SessionsModel } from '../model';
 import { initialState, reduce } from '../state';
+import { NO_KERNEL_LINKS } from '../sessionKernels';
 import type { ISessionInput, SessionState } from '../types';
 import {
   CONFIG,
@@ -487,6 +488,7 @@ describe('StatusLine', () => {
     operations: [],
     visible: true,
     view: { page: 'list', selected: null },
+    kernels: NO_KERNEL_LINKS,
     ...patch
   });
 

@@ -20,6 +20,7 @@ import { StateBadge, badgeClass } from './StateBadge';
 import { OperationItem } from './ActivityList';
 import { BackIcon, CopyIcon } from './icons';
 import { copyText } from './hooks';
+import { NotebookBadge } from './NotebookBadge';
 
 export interface ISessionDetailsProps {
   /** Full name of the session to show. */
@@ -33,6 +34,12 @@ export interface ISessionDetailsProps {
   onTerminate: (name: string) => void;
   onDelete: (name: string) => void;
   onDismiss?: (id: string) => void;
+  /** Notebooks open on the session's kernel. */
+  notebooks?: readonly string[];
+  /** Whether a notebook can attach now (ACTIVE, with a running kernel). */
+  canOpenNotebook?: boolean;
+  /** Open a new notebook on the session's kernel; no button without it. */
+  onOpenNotebook?: (session: ISession) => void;
 }
 
 /** Everything about one session. */
@@ -57,6 +64,7 @@ export function SessionDetails(props: ISessionDetailsProps): JSX.Element {
         <h3 className="jp-sessions-details-title" title={props.name}>
           {id}
         </h3>
+        <NotebookBadge paths={props.notebooks ?? []} />
         {session ? <StateBadge state={session.state} /> : null}
       </div>
       {operation ? (
@@ -73,6 +81,9 @@ export function SessionDetails(props: ISessionDetailsProps): JSX.Element {
           busy={busy}
           onTerminate={props.onTerminate}
           onDelete={props.onDelete}
+          notebooks={props.notebooks ?? []}
+          canOpenNotebook={!!props.canOpenNotebook}
+          onOpenNotebook={props.onOpenNotebook}
         />
       )}
     </div>
@@ -85,6 +96,9 @@ function SessionBody(props: {
   busy: boolean;
   onTerminate: (name: string) => void;
   onDelete: (name: string) => void;
+  notebooks: readonly string[];
+  canOpenNotebook: boolean;
+  onOpenNotebook?: (session: ISession) => void;
 }): JSX.Element {
   const { session, now, busy } = props;
   const state = session.state ?? 'STATE_UNSPECIFIED';
@@ -127,6 +141,19 @@ function SessionBody(props: {
         </button>
         <CopyButton text={session.name} label="Copy name" />
       </div>
+      {props.onOpenNotebook && session.state === 'ACTIVE' ? (
+        <div className="jp-sessions-actions">
+          <button
+            type="button"
+            className="jp-sessions-button jp-sessions-open-notebook"
+            disabled={!props.canOpenNotebook}
+            title={openNotebookHint(props.canOpenNotebook)}
+            onClick={() => props.onOpenNotebook?.(session)}
+          >
+            Open a notebook on this session
+          </button>
+        </div>
+      ) : null}
       {session.stateMessage ? (
         <div
           className={`jp-sessions-message ${
@@ -162,6 +189,7 @@ function SessionBody(props: {
           <Field label="Idle TTL" value={durationText(exec?.idleTtl)} />
           <Field label="Service account" value={exec?.serviceAccount} />
           <Field label="UUID" value={session.uuid} mono />
+          <Field label="Notebooks" value={props.notebooks.join(', ')} />
         </dl>
       </Section>
       <Section title="Endpoints">
@@ -244,6 +272,12 @@ function SessionBody(props: {
       ) : null}
     </>
   );
+}
+
+function openNotebookHint(ok: boolean): string {
+  return ok
+    ? 'Create a new notebook whose kernel is the one running in this session'
+    : 'The session has no kernel a notebook can attach to (yet)';
 }
 
 function durationText(value: string | undefined): string | undefined {

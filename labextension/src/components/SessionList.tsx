@@ -8,6 +8,9 @@ import {
   splitLabels
 } from '../format';
 import { StateBadge } from './StateBadge';
+import { NotebookBadge } from './NotebookBadge';
+import type { IKernelLinks } from '../sessionKernels';
+import { notebooksOf } from '../sessionKernels';
 
 export interface ISessionListProps {
   sessions: ISession[];
@@ -17,6 +20,8 @@ export interface ISessionListProps {
   /** Total sessions before filtering. */
   total: number;
   onSelect: (name: string) => void;
+  /** Running kernels and the notebooks on them, for the notebook badge. */
+  kernels?: IKernelLinks;
 }
 
 /** The compact list of sessions. */
@@ -50,6 +55,9 @@ export function SessionList(props: ISessionListProps): JSX.Element {
           session={session}
           now={props.now}
           onSelect={props.onSelect}
+          notebooks={
+            props.kernels ? notebooksOf(props.kernels, session) : undefined
+          }
         />
       ))}
     </ul>
@@ -60,6 +68,8 @@ export function SessionRow(props: {
   session: ISession;
   now: number;
   onSelect: (name: string) => void;
+  /** Notebooks open on the session's kernel. */
+  notebooks?: readonly string[];
 }): JSX.Element {
   const { session, now } = props;
   const id = resourceId(session.name);
@@ -85,7 +95,10 @@ export function SessionRow(props: {
         <span className="jp-sessions-row-id" title={session.name}>
           {id}
         </span>
-        <StateBadge state={session.state} />
+        <span className="jp-sessions-row-badges">
+          <NotebookBadge paths={props.notebooks ?? []} />
+          <StateBadge state={session.state} />
+        </span>
       </div>
       <div className="jp-sessions-row-meta">
         <span title={`Created ${formatTimestamp(session.createTime)}`}>

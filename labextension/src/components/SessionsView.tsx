@@ -1,6 +1,6 @@
 import React, { useCallback, useMemo, useState } from 'react';
 import type { SessionsModel } from '../model';
-import type { ISessionInput, SessionState } from '../types';
+import type { ISession, ISessionInput, SessionState } from '../types';
 import { SESSION_STATES } from '../types';
 import { Confirm, confirmDelete, confirmTerminate } from '../actions';
 import { StateFilter, countByState, visibleSessions } from '../state';
@@ -11,6 +11,7 @@ import { SessionList } from './SessionList';
 import { StatusLine } from './StatusLine';
 import { AddIcon, RefreshIcon } from './icons';
 import { useModel, useNow } from './hooks';
+import { canOpenNotebook, notebooksOf } from '../sessionKernels';
 
 export interface ISessionsViewProps {
   model: SessionsModel;
@@ -18,6 +19,8 @@ export interface ISessionsViewProps {
   confirm: Confirm;
   /** Clock tick of the list (ms). Default 15 s; details tick every second. */
   tickMs?: number;
+  /** Open a new notebook on an ACTIVE session's kernel. */
+  onOpenNotebook?: (session: ISession) => void;
 }
 
 const STATE_FILTER_LABELS: Record<SessionState, string> = {
@@ -94,6 +97,12 @@ export function SessionsView(props: ISessionsViewProps): JSX.Element {
         onTerminate={onTerminate}
         onDelete={onDelete}
         onDismiss={id => model.dismiss(id)}
+        notebooks={notebooksOf(snapshot.kernels, snapshot.state.sessions[name])}
+        canOpenNotebook={canOpenNotebook(
+          snapshot.kernels,
+          snapshot.state.sessions[name]
+        )}
+        onOpenNotebook={props.onOpenNotebook}
       />
     );
   } else {
@@ -140,6 +149,7 @@ export function SessionsView(props: ISessionsViewProps): JSX.Element {
           loaded={snapshot.state.loaded}
           total={total}
           onSelect={name => model.showDetails(name)}
+          kernels={snapshot.kernels}
         />
       </>
     );
