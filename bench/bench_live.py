@@ -5,7 +5,6 @@ the backend when idle, the Dataproc polling budget, and the proxy beside its flo
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from pathlib import Path
@@ -17,6 +16,7 @@ from jupyter_sessions.api.codec import parse_timestamp
 from jupyter_sessions.server.feed import REGIONAL_QUOTA_PER_MINUTE
 from jupyter_sessions.server.watcher import WatchSettings
 
+from .bench_server import _subscriber
 from .common import JupyterServerProcess, Row, percentile, workdir
 
 GROUP = "live"
@@ -41,21 +41,7 @@ async def _subscribe(
     sink: list[tuple[float, str, Any]] | None,
     ready: asyncio.Event,
 ) -> None:
-    headers = {"Authorization": f"token {server.token}"}
-    timeout = httpx.Timeout(30.0, read=None)
-    async with (
-        httpx.AsyncClient(base_url=server.url, headers=headers, timeout=timeout) as c,
-        c.stream("GET", "jupyter-sessions/events", params={"parent": parent}) as r,
-    ):
-        event = ""
-        async for line in r.aiter_lines():
-            if line.startswith("event:"):
-                event = line[6:].strip()
-            elif line.startswith("data:"):
-                if event == "snapshot":
-                    ready.set()
-                if sink is not None:
-                    sink.append((time.time(), event, json.loads(line[5:])))
+    await _subscriber(server, sink, asyncio.Event(), ready, parent=parent)
 
 
 async def _external_latency(

@@ -76,12 +76,13 @@ async def _subscriber(
     sink: list[tuple[float, str, Any]] | None,
     stop: asyncio.Event,
     ready: asyncio.Event | None = None,
+    parent: str = PARENT,
 ) -> None:
     headers = {"Authorization": f"token {server.token}"}
     timeout = httpx.Timeout(30.0, read=None)
     async with (
         httpx.AsyncClient(base_url=server.url, headers=headers, timeout=timeout) as c,
-        c.stream("GET", "jupyter-sessions/events", params={"parent": PARENT}) as r,
+        c.stream("GET", "jupyter-sessions/events", params={"parent": parent}) as r,
     ):
         event = ""
         async for line in r.aiter_lines():

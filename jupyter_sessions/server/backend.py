@@ -305,14 +305,8 @@ class BackendClient:
             auth = await self.backend.auth_headers()
             try:
                 response = await self._client.get(url, headers=auth, timeout=timeout)
-            except httpx.TimeoutException:
-                raise errors.DeadlineExceeded(
-                    f"The sessions backend did not answer within {timeout:g}s"
-                ) from None
             except httpx.HTTPError as exc:
-                raise errors.Unavailable(
-                    f"The sessions backend is unreachable: {exc.__class__.__name__}"
-                ) from None
+                raise _look_failed(exc, f"did not answer within {timeout:g}s") from None
             if response.status_code != 401 or not await self.backend.credentials_rejected(auth):
                 break
         return response
@@ -331,11 +325,12 @@ class BackendClient:
         try:
             async with self._streaming.stream("GET", url, headers=auth, timeout=timeout) as r:
                 yield r
-        except httpx.TimeoutException:
-            raise errors.DeadlineExceeded(
-                f"The sessions backend sent nothing for {read_timeout:g}s"
-            ) from None
         except httpx.HTTPError as exc:
-            raise errors.Unavailable(
-                f"The sessions backend is unreachable: {exc.__class__.__name__}"
-            ) from None
+            raise _look_failed(exc, f"sent nothing for {read_timeout:g}s") from None
+
+
+def _look_failed(exc: httpx.HTTPError, timed_out: str) -> errors.ApiError:
+    """A Watcher's look got no answer: a timeout or an unreachable backend."""
+    if isinstance(exc, httpx.TimeoutException):
+        return errors.DeadlineExceeded(f"The sessions backend {timed_out}")
+    return errors.Unavailable(f"The sessions backend is unreachable: {exc.__class__.__name__}")
