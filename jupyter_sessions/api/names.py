@@ -39,6 +39,8 @@ def _check_parent(project: str, location: str, field: str) -> None:
             f"location {location!r} is not a region: lowercase letters, digits and hyphens, "
             "such as us-central1",
         )
+
+
 _TEMPLATE_URL_PREFIX = "https://www.googleapis.com/compute/v1/"
 
 
