@@ -1,11 +1,14 @@
-"""The Watcher: one poll loop per parent with subscribers, fanned out to all of them.
+"""The Watcher: one per parent with subscribers, fanned out to all of them.
 
-Cost grows with live sessions, not with history or subscribers: each round lists only
-the live sessions (CREATING, ACTIVE, TERMINATING), fetches once each session that left
-the live set to learn its final state, and lists everything only rarely, to notice
-deletions. It polls fast while a session is in transition and slowly when all are
-steady; a mutation through the proxy pokes it to look at once. Errors back off with
-jitter and surface as ``status`` events; recovery is automatic.
+With a backend that has a change feed (the emulator) it follows the feed (feed.py): no
+polling, every change in order. Otherwise it polls, and cost grows with live sessions, not
+with history or subscribers: each round lists the live sessions (CREATING, ACTIVE,
+TERMINATING) and those created since the previous round, fetches once each session that
+left the live set to learn its final state, and lists everything only rarely, to notice
+deletions; the interval adapts to transitions and use within a request budget. Whatever
+passes through the proxy updates it at once; states a session went through unseen are
+announced from its stateHistory. Errors back off with jitter and surface as ``status``
+events; recovery is automatic.
 """
 
 from __future__ import annotations
