@@ -71,7 +71,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--require-token",
         default=None,
         metavar="TOKEN",
-        help="require 'Authorization: Bearer TOKEN' (or a file with @PATH) on every API call",
+        help="require 'Authorization: Bearer TOKEN' on every API call (401 otherwise); "
+        "@PATH reads the token from a file (re-read on each request; keep it mode 0600). "
+        "Without it any local process or user can use the API",
     )
     p.add_argument(
         "--record-requests",
