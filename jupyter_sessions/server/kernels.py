@@ -37,6 +37,7 @@ from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebso
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from jupyter_server.utils import url_escape, url_path_join
 from tornado import web
+from tornado import websocket as tornado_websocket
 from tornado.escape import json_decode
 
 from ..api import errors
@@ -44,6 +45,7 @@ from ..api import errors
 log = logging.getLogger(__name__)
 
 SPEC_CACHE_SECONDS = 30.0
+SETTLE_TIMEOUT = 60.0  # how long a request waits for the gateway after the server starts
 KERNEL_LIST_CACHE_SECONDS = 3.0
 RESOURCE_PREFIX = "//dataproc.googleapis.com/"
 
@@ -66,6 +68,14 @@ class SessionGateway:
         self._specs_at = 0.0
         self._specs_lock = asyncio.Lock()
         self._warned = ""
+        self._settled = False  # configured or disabled: no more waiting for the backend
+
+    async def settled(self, timeout: float) -> None:
+        """Wait (bounded) until the gateway is known: right after the server starts, the
+        embedded emulator may still be coming up."""
+        deadline = time.monotonic() + timeout
+        while not self._settled and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
 
     @property
     def enabled(self) -> bool:
@@ -83,6 +93,7 @@ class SessionGateway:
         """Point jupyter_server's gateway client at ``url`` (no trailing slash)."""
         self.url = url.rstrip("/")
         self.problem = ""
+        self._settled = True
         self.auth_headers = auth_headers
         self.rejected = rejected
         client = GatewayClient.instance()
@@ -95,12 +106,16 @@ class SessionGateway:
         client.auth_scheme = ""
         client.auth_token = ""
         client.launch_timeout_pad = 0
+        # Reconnect the kernel websocket for a few minutes (a gateway or emulator restart).
+        client.gateway_retry_max = 12
+        client.gateway_retry_interval_max = 20.0
         client._connection_args = {}  # re-read the settings above on the next request
         self._specs_at = 0.0
 
     def disable(self, problem: str) -> None:
         self.url = ""
         self.problem = problem
+        self._settled = True
 
     @property
     def kernels_url(self) -> str:
@@ -147,6 +162,7 @@ class SessionGateway:
 
     async def specs(self) -> dict[str, Any]:
         """The gateway's kernelspecs (kernelspec models by name), cached for a while."""
+        await self.settled(SETTLE_TIMEOUT)
         if not self.enabled:
             return {}
         async with self._specs_lock:
@@ -471,14 +487,48 @@ class SessionKernelManager(AsyncMappingKernelManager):
         if not self.is_remote(kernel_id):
             super().notify_disconnect(kernel_id)
 
+    def update_env(self, *, kernel_id: str, env: dict[str, str]) -> None:
+        """A notebook renamed or moved (JupyterLab PATCHes its session right after
+        starting it): a session kernel's environment is its session's, left as it is."""
+        if not self.is_remote(kernel_id):
+            super().update_env(kernel_id=kernel_id, env=env)
+
 
 class SessionWebSocketConnection(GatewayWebSocketConnection):
     """The gateway's websocket for a session kernel, with a fresh token on each connect;
     once the kernel reports itself dead (its session ended) the client's socket closes."""
 
+    MAX_PENDING = 1000  # messages kept while the gateway's websocket reconnects
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pending: list[str] = []
+
     async def connect(self) -> None:
         await gateway.authorize()
         await super().connect()
+
+    def _write_message(self, message: str) -> None:
+        """Send to the gateway; while its websocket is down (a gateway or emulator restart),
+        keep the message for the reconnection instead of dropping it."""
+        if self.disconnected:
+            return
+        ws = self.ws
+        if ws is not None and ws.protocol is not None and not ws.protocol.is_closing():
+            try:
+                ws.write_message(message)
+                return
+            except tornado_websocket.WebSocketClosedError:
+                pass
+        if len(self._pending) < self.MAX_PENDING:
+            self._pending.append(message)
+
+    def _connection_done(self, fut: Any) -> None:
+        super()._connection_done(fut)
+        if self.ws is not None and not fut.cancelled() and fut.exception() is None:
+            pending, self._pending = self._pending, []
+            for message in pending:
+                self._write_message(message)
 
     def handle_outgoing_message(self, incoming_msg: str, *args: Any) -> None:
         super().handle_outgoing_message(incoming_msg, *args)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -265,3 +266,70 @@ def test_a_kernel_that_cannot_run_here_is_refused_with_a_reason(jp: httpx.Client
     assert "Ensure gateway url" not in r.json()["message"]
     after = len(jp.get(f"{API}{PARENT}/sessions", params={"pageSize": 1000}).json()["sessions"])
     assert after == before
+
+
+def test_a_notebook_survives_an_emulator_crash(
+    server: JupyterServerProcess, jp: httpx.Client
+) -> None:
+    # Given a notebook on a session kernel with some state
+    r = jp.post("api/kernels", json={"name": "session"})
+    assert r.status_code == 201, r.text
+    kid = r.json()["id"]
+    name = session_name(jp.get(f"api/kernels/{kid}").json())
+    ch = Channels(server, kid)
+    try:
+        assert ch.value("kept = 'still here'; kept") == "'still here'"
+        # When the embedded emulator is killed -9 (the supervisor restarts it)
+        with server.emulator() as emu:
+            pid = emu.get("/healthz").json()["pid"]
+        os.kill(pid, signal.SIGKILL)
+
+        def restarted() -> bool:
+            try:
+                with server.emulator() as emu:
+                    return bool(emu.get("/healthz").json()["pid"] != pid)
+            except (httpx.HTTPError, ValueError, KeyError):
+                return False
+
+        wait_for(restarted, 60, what="a new emulator")
+        # Then the session was re-adopted, and the same notebook connection runs cells in the
+        # same kernel (the server reconnects its gateway websocket)
+        assert state_of(jp, name) == "ACTIVE"
+        assert wait_for(lambda: _value(ch, "kept"), 60, what="a cell after the crash") == (
+            "'still here'"
+        )
+    finally:
+        ch.close()
+        jp.delete(f"api/kernels/{kid}")
+
+
+def test_a_killed_session_kernel_is_reported_dead_with_the_reason(
+    server: JupyterServerProcess, jp: httpx.Client
+) -> None:
+    r = jp.post("api/kernels", json={"name": "session"})
+    assert r.status_code == 201, r.text
+    kid = r.json()["id"]
+    name = session_name(jp.get(f"api/kernels/{kid}").json())
+    ch = Channels(server, kid)
+    try:
+        pid = int(ch.value("import os; os.getpid()") or 0)
+        # When the session's kernel process is killed -9
+        os.kill(pid, signal.SIGKILL)
+        # Then the session goes FAILED and the notebook is told its kernel is dead, and why
+        wait_for(lambda: state_of(jp, name) == "FAILED", 60, what="FAILED")
+
+        def dead() -> dict[str, Any] | None:
+            try:
+                msg = json.loads(ch.ws.recv())
+            except (websocket.WebSocketException, OSError):
+                return None
+            state = msg.get("content", {}).get("execution_state")
+            return msg if msg.get("msg_type") == "status" and state == "dead" else None
+
+        msg = wait_for(dead, 30, what="a dead status")
+        assert "FAILED" in msg["content"]["reason"]
+        assert "exited unexpectedly" in msg["content"]["reason"]
+    finally:
+        ch.close()
+    # And the kernel is gone from the server's list
+    wait_for(lambda: kid not in [k["id"] for k in jp.get("api/kernels").json()], 30)
