@@ -463,8 +463,12 @@ export function formatClock(ms: number): string {
 }
 
 export interface IToolbarView {
-  /** What the item says. */
+  /** What the item says: `{id} · {status}`, or the status alone. */
   text: string;
+  /** The session id, once known (a narrow toolbar shows the status alone). */
+  id?: string;
+  /** The state, with a clock while it changes; or "Starting a session… m:ss". */
+  status: string;
   /** Its tooltip. */
   title: string;
   /** The state for the badge colour: a session state, or STARTING before the session is known. */
@@ -486,8 +490,10 @@ export function toolbarView(
       return null;
     }
     const what = binding.spec ? ` for “${binding.spec.displayName}”` : '';
+    const status = `Starting a session… ${formatClock(now - binding.startedAt)}`;
     return {
-      text: `Starting a session… ${formatClock(now - binding.startedAt)}`,
+      text: status,
+      status,
       title: `Creating a session${what}; the notebook's kernel runs in it once the session is ACTIVE (on Dataproc this takes a few minutes)`,
       state: 'STARTING',
       busy: true
@@ -498,23 +504,25 @@ export function toolbarView(
   }
   const id = resourceId(binding.session);
   const state = session?.state ?? 'STATE_UNSPECIFIED';
-  let text = session?.state ? `${id} · ${state}` : id;
+  let status: string = session?.state ? state : '';
   let title = `Session ${binding.session}${session?.state ? ` is ${state}` : ''}. Click to show its details in the Sessions panel.`;
   if (state === 'CREATING' && session?.createTime) {
     const created = Date.parse(session.createTime);
     if (!Number.isNaN(created)) {
-      text = `${id} · CREATING ${formatClock(now - created)}`;
+      status = `CREATING ${formatClock(now - created)}`;
     }
   }
   if (isEnded(session?.state)) {
     title = session?.stateMessage
-      ? `${state}: ${session.stateMessage}`
-      : `The session is ${state}`;
+      ? `${state}: ${session.stateMessage} (session ${id})`
+      : `Session ${id} is ${state}`;
   } else if (binding.kernelGone) {
     title = `The notebook's kernel was shut down; session ${binding.session} is ${state}.`;
   }
   return {
-    text,
+    text: status ? `${id} · ${status}` : id,
+    id,
+    status,
     title,
     state,
     busy: state === 'CREATING' || state === 'TERMINATING',
@@ -527,16 +535,19 @@ export interface IEndNotice {
   message: string;
 }
 
-/** What to tell the user when a notebook's session ends under its kernel. */
+/**
+ * What to tell the user when a notebook's session ends under its kernel: what
+ * happened and what to do first (a toast shows about 140 characters), the
+ * reason after.
+ */
 export function endNotice(session: ISession): IEndNotice {
   const id = resourceId(session.name);
-  const why = session.stateMessage ? `: ${session.stateMessage}` : '';
   const failed = session.state === 'FAILED';
+  const why = session.stateMessage ? ` Reason: ${session.stateMessage}` : '';
   return {
     type: failed ? 'error' : 'warning',
     message:
-      `Session ${id} ${failed ? 'failed' : 'ended'}${why}. ` +
-      "The notebook's kernel ended with it; the notebook itself is kept. " +
-      'To go on, start a new kernel (Kernel › Change Kernel…): a session kernel starts a new session.'
+      `Session ${id} ${failed ? 'failed' : 'ended'}, and this notebook's kernel with it. ` +
+      `Start a new kernel to go on.${why}`
   };
 }

@@ -111,7 +111,7 @@ describe('SessionKernelStatus in the notebook toolbar', () => {
     });
     expect(item().textContent).toBe('kernel-abc · TERMINATED');
     expect(item().getAttribute('title')).toBe(
-      'TERMINATED: Terminated by the user'
+      'TERMINATED: Terminated by the user (session kernel-abc)'
     );
     model.dispose();
   });

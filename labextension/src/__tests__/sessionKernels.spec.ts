@@ -368,8 +368,10 @@ describe('SessionBinding', () => {
     expect(binding.endNotice(makeSession('kernel-abc', 'ACTIVE'))).toBeNull();
     const notice = binding.endNotice(ended);
     expect(notice?.type).toBe('warning');
-    expect(notice?.message).toContain('kernel-abc ended: Idle TTL reached');
-    expect(notice?.message).toContain('start a new kernel');
+    expect(notice?.message).toBe(
+      "Session kernel-abc ended, and this notebook's kernel with it. " +
+        'Start a new kernel to go on. Reason: Idle TTL reached'
+    );
     expect(binding.endNotice(ended)).toBeNull();
     expect(binding.endNotice(makeSession('other', 'FAILED'))).toBeNull();
   });
@@ -439,6 +441,7 @@ describe('what the toolbar says', () => {
   it('counts the time while CREATING', () => {
     const view = toolbarView(bound, makeSession('kernel-abc', 'CREATING'), now);
     expect(view?.text).toBe('kernel-abc · CREATING 2:05');
+    expect(view?.status).toBe('CREATING 2:05');
     expect(view?.busy).toBe(true);
   });
 
@@ -449,9 +452,13 @@ describe('what the toolbar says', () => {
     };
     const view = toolbarView(bound, failed, now);
     expect(view?.text).toBe('kernel-abc · FAILED');
-    expect(view?.title).toBe('FAILED: Out of quota');
+    expect(view?.title).toBe('FAILED: Out of quota (session kernel-abc)');
+    expect(view?.status).toBe('FAILED');
+    expect(view?.id).toBe('kernel-abc');
     expect(endNotice(failed)).toMatchObject({ type: 'error' });
-    expect(endNotice(failed).message).toContain('failed: Out of quota');
+    expect(endNotice(failed).message).toMatch(
+      /^Session kernel-abc failed, .* Reason: Out of quota$/
+    );
   });
 
   it('shows the id alone before the session is known', () => {

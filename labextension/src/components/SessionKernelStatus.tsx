@@ -57,7 +57,17 @@ export function SessionKernelStatus(
       ) : (
         <span className="jp-sessions-badge-dot" aria-hidden="true" />
       )}
-      <span className="jp-sessions-kernel-status-text">{view.text}</span>
+      <span className="jp-sessions-kernel-status-text">
+        {view.id ? (
+          <span className="jp-sessions-kernel-status-id">{view.id}</span>
+        ) : null}
+        {view.id && view.status ? (
+          <span className="jp-sessions-kernel-status-sep"> · </span>
+        ) : null}
+        {view.status ? (
+          <span className="jp-sessions-kernel-status-state">{view.status}</span>
+        ) : null}
+      </span>
     </button>
   );
 }
