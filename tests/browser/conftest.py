@@ -52,8 +52,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 class Lab(JupyterServerProcess):
     """``jupyter lab`` with the sessions extension and its simulated emulator."""
 
-    def __init__(self, workdir: Path) -> None:
-        super().__init__(workdir, config=sessions_config(), app="jupyterlab")
+    def __init__(self, workdir: Path, config: dict[str, Any] | None = None) -> None:
+        super().__init__(workdir, config=config or sessions_config(), app="jupyterlab")
         labconfig = workdir / "config" / "labconfig"
         labconfig.mkdir(parents=True, exist_ok=True)
         (labconfig / "page_config.json").write_text(
@@ -85,9 +85,12 @@ def artifacts() -> Path:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory, artifacts: Path) -> Iterator[Lab]:
-    """One ``jupyter lab`` per module; its log and its emulator's end up in the artefacts."""
-    proc = Lab(tmp_path_factory.mktemp("lab"))
+def lab(
+    tmp_path_factory: pytest.TempPathFactory, artifacts: Path, request: pytest.FixtureRequest
+) -> Iterator[Lab]:
+    """One ``jupyter lab`` per module (configured by the module's ``LAB_CONFIG``, if any);
+    its log and its emulator's end up in the artefacts."""
+    proc = Lab(tmp_path_factory.mktemp("lab"), getattr(request.module, "LAB_CONFIG", None))
     emulator_pid = 0
     try:
         proc.start(timeout=90)
