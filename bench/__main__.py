@@ -11,7 +11,13 @@ import traceback
 
 from .common import Row
 
-MODULES = ["bench.bench_emulator", "bench.bench_server", "bench.bench_live", "bench.bench_magics"]
+MODULES = [
+    "bench.bench_emulator",
+    "bench.bench_server",
+    "bench.bench_live",
+    "bench.bench_kernels",
+    "bench.bench_magics",
+]
 
 
 def main() -> int:

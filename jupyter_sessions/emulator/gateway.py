@@ -415,6 +415,9 @@ class ChannelsHandler(tornado.websocket.WebSocketHandler):
 
     async def open(self, *args: Any, **kwargs: Any) -> None:
         assert self.relay is not None
+        # A request's replies are several small frames: without this, each waits for the
+        # client's delayed ACK (some 40 ms per round trip).
+        self.set_nodelay(True)
         self.gateway.connections[self.kernel_id] += 1
         self._counted = True
         await self.relay.start()

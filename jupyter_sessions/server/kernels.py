@@ -505,6 +505,8 @@ class SessionWebSocketConnection(GatewayWebSocketConnection):
         self._pending: list[str] = []
 
     async def connect(self) -> None:
+        # Small frames both ways: no Nagle delay on the browser's socket.
+        self.websocket_handler.set_nodelay(True)
         await gateway.authorize()
         await super().connect()
 
