@@ -309,6 +309,7 @@ export class SessionBinding {
     }
     const pending = this._pendingSpec(host);
     if (pending) {
+      this._asked++; // a look-up still under way is about another kernel
       const same =
         current.phase === 'starting' && current.spec?.name === pending.name;
       this._set({
@@ -328,6 +329,7 @@ export class SessionBinding {
       this._resolve(host.kernelId, current);
       return;
     }
+    this._asked++; // no kernel: a look-up still under way is moot
     if (current.phase === 'bound') {
       if (!current.kernelGone) {
         this._set({ ...current, kernelGone: true });

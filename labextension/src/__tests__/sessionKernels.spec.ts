@@ -322,6 +322,20 @@ describe('SessionBinding', () => {
     expect(asked).toEqual(['flaky', 'flaky']);
   });
 
+  it('forgets a look-up when the kernel goes before the answer', async () => {
+    const binding = make();
+    binding.update(
+      host({ kernelId: 'uuid-abc', kernelName: 'session', status: 'idle' })
+    );
+    expect(binding.getSnapshot().phase).toBe('resolving');
+    binding.update(host({ status: 'unknown' }));
+    await flush();
+    expect(binding.getSnapshot()).toEqual({ phase: 'none' });
+    expect(
+      binding.endNotice(makeSession('kernel-abc', 'TERMINATED'))
+    ).toBeNull();
+  });
+
   it('shows a change to a session kernel as a start', async () => {
     const binding = make();
     binding.update(
