@@ -18,6 +18,7 @@ import { IOperationView, SessionsModel } from './model';
 import { SessionsPanel } from './panel';
 import { canDelete, canTerminate } from './state';
 import { setUpSessionKernels } from './notebooks';
+import type { ISessionTemplate } from './types';
 
 /** Command ids. */
 export namespace CommandIDs {
@@ -85,12 +86,16 @@ const plugin: JupyterFrontEndPlugin<void> = {
     launcher: ILauncher | null
   ): void => {
     const api = new SessionsApi(serverRequester());
+    // Bound once the session kernels' side is set up (it needs the model).
+    let templatesListed: (templates: ISessionTemplate[]) => void = () =>
+      undefined;
     const model: SessionsModel = new SessionsModel({
       api,
       onOperationFinished: operation =>
-        notify(operation, model.getSnapshot().visible)
+        notify(operation, model.getSnapshot().visible),
+      onTemplatesListed: templates => templatesListed(templates)
     });
-    const openNotebook = setUpSessionKernels(app, {
+    const kernelsUi = setUpSessionKernels(app, {
       model,
       launcher,
       showDetails: name => {
@@ -101,8 +106,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const panel = new SessionsPanel({
       model,
       confirm: confirmWithDialog,
-      onOpenNotebook: openNotebook
+      onOpenNotebook: kernelsUi.openNotebook
     });
+    templatesListed = kernelsUi.templatesListed;
     panel.title.icon = sessionsIcon;
     panel.title.caption = 'Sessions';
     app.shell.add(panel, 'left', { rank: 350 });

@@ -107,6 +107,8 @@ export interface ISessionsModelOptions {
   operationPollMs?: number;
   /** Told when an operation finishes (succeeds, fails or times out). */
   onOperationFinished?: (operation: IOperationView) => void;
+  /** Told the templates each time they are listed (e.g. to refresh kernelspecs). */
+  onTemplatesListed?: (templates: ISessionTemplate[]) => void;
   now?: () => number;
 }
 
@@ -180,7 +182,9 @@ export class SessionsModel {
 
   /** Templates of the configured parent. */
   async listTemplates(): Promise<ISessionTemplate[]> {
-    return this._api.listSessionTemplates(this._parent());
+    const templates = await this._api.listSessionTemplates(this._parent());
+    this._options.onTemplatesListed?.(templates);
+    return templates;
   }
 
   /** The configured parent, `projects/P/locations/L`. */

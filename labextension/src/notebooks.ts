@@ -18,9 +18,14 @@ import {
 } from './launcher';
 import type { SessionsModel } from './model';
 import { messageOf } from './model';
-import { KernelsApi, kernelLinks, sessionSpecs } from './sessionKernels';
+import {
+  KernelsApi,
+  kernelLinks,
+  sessionSpecs,
+  specsOutOfDate
+} from './sessionKernels';
 import { sessionKernelToolbar } from './toolbar';
-import type { ISession } from './types';
+import type { ISession, ISessionTemplate } from './types';
 
 export interface ISessionKernelsUiOptions {
   model: SessionsModel;
@@ -29,11 +34,18 @@ export interface ISessionKernelsUiOptions {
   showDetails: (session: string) => void;
 }
 
-/** Set up everything; returns the handler of "Open a notebook on this session". */
+export interface ISessionKernelsUi {
+  /** "Open a notebook on this session". */
+  openNotebook: (session: ISession) => void;
+  /** The side panel listed the templates: refresh the kernelspecs if they miss some. */
+  templatesListed: (templates: ISessionTemplate[]) => void;
+}
+
+/** Set up everything. */
 export function setUpSessionKernels(
   app: JupyterFrontEnd,
   options: ISessionKernelsUiOptions
-): (session: ISession) => void {
+): ISessionKernelsUi {
   const { model } = options;
   const services = app.serviceManager;
   const specs = () => sessionSpecs(services.kernelspecs.specs);
@@ -118,13 +130,20 @@ export function setUpSessionKernels(
     }
   });
 
-  return (session: ISession) => {
-    void openNotebookOn(app, session).catch(reason => {
-      Notification.error(
-        `Could not open a notebook on ${session.name.slice(session.name.lastIndexOf('/') + 1)}: ${messageOf(reason)}`,
-        { autoClose: false }
-      );
-    });
+  return {
+    openNotebook: (session: ISession) => {
+      void openNotebookOn(app, session).catch(reason => {
+        Notification.error(
+          `Could not open a notebook on ${session.name.slice(session.name.lastIndexOf('/') + 1)}: ${messageOf(reason)}`,
+          { autoClose: false }
+        );
+      });
+    },
+    templatesListed: templates => {
+      if (specsOutOfDate(templates, specs())) {
+        void services.kernelspecs.refreshSpecs();
+      }
+    }
   };
 }
 

@@ -9,7 +9,7 @@
 
 import type { KernelSpec } from '@jupyterlab/services';
 import { ApiError, IRequester, joinUrl, resourceId } from './api';
-import type { ISession, SessionState } from './types';
+import type { ISession, ISessionTemplate, SessionState } from './types';
 
 /** What the server puts before a session's or a parent's resource name. */
 export const RESOURCE_PREFIX = '//dataproc.googleapis.com/';
@@ -92,6 +92,25 @@ export function specsKey(specs: ISessionSpec[]): string {
   return JSON.stringify(
     specs.map(s => [s.name, s.displayName, s.description, s.language])
   );
+}
+
+/**
+ * Whether the templates with a Jupyter block differ from the templates the
+ * session specs were made from (then the kernelspecs are worth a refresh).
+ */
+export function specsOutOfDate(
+  templates: readonly ISessionTemplate[],
+  specs: readonly ISessionSpec[]
+): boolean {
+  const listed = templates
+    .filter(t => t.jupyterSession)
+    .map(t => t.name)
+    .sort();
+  const known = specs
+    .map(s => s.template)
+    .filter(Boolean)
+    .sort();
+  return JSON.stringify(listed) !== JSON.stringify(known);
 }
 
 /** The session (`projects/P/locations/L/sessions/ID`) a kernel model names, or null. */

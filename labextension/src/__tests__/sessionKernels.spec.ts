@@ -14,10 +14,19 @@ import {
   sessionSpecOf,
   sessionSpecs,
   specsKey,
+  specsOutOfDate,
   toolbarView
 } from '../sessionKernels';
-import { ApiError } from '../api';
-import { FakeServer, PARENT, flush, makeSession } from './fakes';
+import { ApiError, SessionsApi } from '../api';
+import { SessionsModel } from '../model';
+import {
+  CONFIG,
+  FakeEventSource,
+  FakeServer,
+  PARENT,
+  flush,
+  makeSession
+} from './fakes';
 
 const PREFIX = '//dataproc.googleapis.com/';
 
@@ -91,6 +100,54 @@ describe('session kernelspecs', () => {
     );
     expect(specsKey(one)).toBe(specsKey(sessionSpecs(SPECS)));
     expect(specsKey(renamed)).not.toBe(specsKey(one));
+  });
+});
+
+describe('whether the kernelspecs miss templates', () => {
+  const specs = sessionSpecs(SPECS);
+  const template = (id: string, jupyter = true) => ({
+    name: `${PARENT}/sessionTemplates/${id}`,
+    jupyterSession: jupyter ? { kernel: 'PYTHON' as const } : undefined
+  });
+
+  it('is up to date when every template with a Jupyter block has a spec', () => {
+    expect(
+      specsOutOfDate(
+        [template('zeta'), template('alpha'), template('spark', false)],
+        specs
+      )
+    ).toBe(false);
+  });
+
+  it('is out of date for a new template or a deleted one', () => {
+    expect(
+      specsOutOfDate(
+        [template('zeta'), template('alpha'), template('beta')],
+        specs
+      )
+    ).toBe(true);
+    expect(specsOutOfDate([template('zeta')], specs)).toBe(true);
+  });
+});
+
+describe('the side panel model tells when it lists templates', () => {
+  it('passes the listed templates on', async () => {
+    const server = new FakeServer();
+    server.on('GET', /config$/, { body: CONFIG });
+    server.on('GET', /sessionTemplates/, {
+      body: { sessionTemplates: [{ name: `${PARENT}/sessionTemplates/t1` }] }
+    });
+    const listed: string[][] = [];
+    const model = new SessionsModel({
+      api: new SessionsApi(server),
+      eventSourceFactory: FakeEventSource.factory,
+      onTemplatesListed: templates => listed.push(templates.map(t => t.name))
+    });
+    model.start();
+    await flush(10);
+    await model.listTemplates();
+    expect(listed).toEqual([[`${PARENT}/sessionTemplates/t1`]]);
+    model.dispose();
   });
 });
 
