@@ -238,6 +238,27 @@ def test_attaching_to_a_running_session_leaves_it_running(
     assert r.status_code == 200, r.text
 
 
+def test_a_notebook_on_a_session_kernel_can_be_renamed(jp: httpx.Client) -> None:
+    # Given a notebook on a session kernel (JupyterLab starts it under a temporary path)
+    r = jp.post(
+        "api/sessions",
+        json={"path": "tmp-1234", "type": "notebook", "kernel": {"name": "session"}},
+    )
+    assert r.status_code == 201, r.text
+    notebook = r.json()
+    kid = notebook["kernel"]["id"]
+    name = session_name(jp.get(f"api/kernels/{kid}").json())
+    # When it moves to its real path, as JupyterLab does right after the start
+    r = jp.patch(f"api/sessions/{notebook['id']}", json={"path": "renamed.ipynb"})
+    # Then the notebook keeps its kernel and the session runs on
+    assert r.status_code == 200, r.text
+    assert r.json()["path"] == "renamed.ipynb"
+    assert r.json()["kernel"]["id"] == kid
+    assert state_of(jp, name) == "ACTIVE"
+    assert jp.delete(f"api/sessions/{notebook['id']}").status_code == 204
+    wait_for(lambda: state_of(jp, name) == "TERMINATED", 60, what="TERMINATED")
+
+
 def test_local_kernels_work_as_before(server: JupyterServerProcess, jp: httpx.Client) -> None:
     r = jp.post("api/kernels", json={"name": "python3"})
     assert r.status_code == 201, r.text
