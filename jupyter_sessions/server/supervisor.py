@@ -61,7 +61,6 @@ class EmulatorSupervisor:
         self.token = ""
         self.db = data_dir / DATABASE_FILE
         self.token_file = data_dir / TOKEN_FILE
-        self.leftovers_stopped = 0
         self._proc: asyncio.subprocess.Process | None = None
         self._ready = asyncio.Event()
         self._monitor: asyncio.Task[None] | None = None
@@ -173,7 +172,11 @@ class EmulatorSupervisor:
                 f"running Jupyter server (pid {parent}); stop that server, or give this one "
                 "its own SessionsExtensionApp.emulator_data_dir"
             )
-        if not parent and pid and process_alive(pid):
+        if not pid:  # it has just taken the lock and not yet said who it is
+            if await _lock_freed(self.db, 5.0):
+                return
+            raise EmulatorBusy(f"the database {self.db} is in use by another process")
+        if not parent and process_alive(pid):
             raise EmulatorBusy(
                 f"the database {self.db} is in use by an emulator this server did not start "
                 f"(pid {pid}, {holder.get('url') or 'no URL yet'}); stop it, point "
@@ -188,17 +191,14 @@ class EmulatorSupervisor:
         )
         # It watches its server and leaves by itself within a second; stop it otherwise.
         if await _lock_freed(self.db, 5.0):
-            self.leftovers_stopped += 1
             return
         for sig, wait in ((signal.SIGTERM, 20.0), (signal.SIGKILL, 5.0)):
-            if pid:
-                log.warning("Stopping the leftover emulator (pid %s) with %s", pid, sig.name)
-                try:
-                    os.kill(pid, sig)
-                except ProcessLookupError:
-                    pass
+            log.warning("Stopping the leftover emulator (pid %s) with %s", pid, sig.name)
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
             if await _lock_freed(self.db, wait):
-                self.leftovers_stopped += 1
                 return
         raise EmulatorBusy(f"the database {self.db} is still held by process {pid}")
 
