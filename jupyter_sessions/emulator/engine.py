@@ -777,7 +777,21 @@ class SessionService:
         return patch
 
     def delete_template(self, name: str) -> None:
+        """Refused while a session created from it is still CREATING (FAILED_PRECONDITION):
+        its kernel and launcher card are named after the template until it is ACTIVE. A
+        running or ended session keeps its own copy of the configuration."""
         self.get_template(name)
+        starting = sorted(
+            rec.session.session_id
+            for rec in self._sessions.values()
+            if rec.session.state == State.CREATING and _from_template(rec.session) == name
+        )
+        if starting:
+            raise errors.FailedPrecondition(
+                f"Session Template {name} is used by session {', '.join(starting)}, which "
+                f"is still starting; delete it once {'they are' if len(starting) > 1 else 'it is'}"
+                " ACTIVE (sessions keep their own copy of the configuration)"
+            )
         with self.store.transaction(reserve=True):
             self.store.delete_template(name)
         del self._templates[name]
@@ -1098,6 +1112,17 @@ class SessionService:
 
 
 # --- module helpers -------------------------------------------------------------------
+
+
+def _from_template(session: Session) -> str:
+    """The full name of the template a session was created from ("" if none)."""
+    if not session.session_template:
+        return ""
+    try:
+        ref = parse_template_reference(session.session_template)
+    except errors.ApiError:
+        return ""
+    return ref.parent.template(ref.id)
 
 
 def _order_key(create_time: datetime | None, name: str) -> str:
