@@ -285,6 +285,32 @@ def _cmd_templates(client: SessionsClient, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_template(client: SessionsClient, args: argparse.Namespace) -> int:
+    from .api.errors import ApiError
+    from .commands import is_unreachable
+    from .templates_cmd import describe_template_error, run_template_verb
+
+    try:
+        shown = run_template_verb(client, args)
+    except ApiError as exc:
+        code = EXIT_UNREACHABLE if is_unreachable(exc) else EXIT_API_ERROR
+        raise CommandError(
+            describe_template_error(exc, args.template, "jupyter-sessions"), code
+        ) from None
+    from .render_templates import TemplateChanges, TemplateView, as_json
+
+    if not args.json:
+        print(shown._text() if isinstance(shown, TemplateView) else repr(shown))
+    elif isinstance(shown, TemplateChanges):
+        _print_json(as_json(shown.template, list(shown)))
+    elif isinstance(shown, TemplateView):
+        _print_json(as_json(shown))
+    else:
+        name = args.template
+        _print_json({"deleted": name if "/" in name else client.parent.template(name)})
+    return EXIT_OK
+
+
 def _cmd_config(client: SessionsClient, args: argparse.Namespace) -> int:
     cfg = client.server_config
     data = {
@@ -314,6 +340,7 @@ COMMANDS = {
     "terminate": _cmd_terminate,
     "delete": _cmd_delete,
     "templates": _cmd_templates,
+    "template": _cmd_template,
     "config": _cmd_config,
 }
 

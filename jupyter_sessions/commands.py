@@ -93,6 +93,7 @@ SUBCOMMANDS: dict[str, str] = {
     "use": "make an existing session the current one",
     "panel": "open the live sessions panel",
     "templates": "list session templates",
+    "template": "session templates: create, describe, edit, delete, from-session",
     "config": "show or change the server, project and location",
     "help": "this table",
 }
@@ -104,6 +105,7 @@ CLI_SUBCOMMANDS = (
     "delete",
     "wait",
     "templates",
+    "template",
     "config",
 )
 
@@ -250,10 +252,18 @@ def build_subparsers(
     extra = parents or []
     found: dict[str, argparse.ArgumentParser] = {}
     for name in names:
+        # ``template`` takes the connection options on each of its verbs.
         p = sub.add_parser(
-            name, help=SUBCOMMANDS[name], description=SUBCOMMANDS[name], parents=extra
+            name,
+            help=SUBCOMMANDS[name],
+            description=SUBCOMMANDS[name],
+            parents=[] if name == "template" else extra,
         )
         found[name] = p
+        if name == "template":
+            from .templates_cmd import add_template_arguments
+
+            found.update(add_template_arguments(p, extra))
         if name == "list":
             add_list_arguments(p)
         elif name == "create":

@@ -372,6 +372,17 @@ class SessionMagics(Magics):
         client = self.client
         return TemplateList(client.list_templates(page_size=1000), parent=client.parent.path)
 
+    def _cmd_template(self, args: argparse.Namespace) -> Any:
+        from .api.errors import ApiError
+        from .templates_cmd import run_template_verb
+
+        try:
+            return run_template_verb(self.client, args)
+        except ApiError as exc:
+            from .templates_cmd import describe_template_error
+
+            raise SessionError(describe_template_error(exc, args.template, "%session")) from None
+
     def _cmd_panel(self, args: argparse.Namespace) -> Any:
         try:
             from .widgets import SessionsPanel  # type: ignore[import-not-found,unused-ignore]

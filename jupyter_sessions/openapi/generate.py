@@ -642,7 +642,8 @@ def build_extension() -> dict[str, Any]:
                 "summary": "Server-Sent Events of one project and location",
                 "description": "A `snapshot` event first (all sessions), then `session` (a new "
                 "or changed session), `removed` ({name}), `status` ({reachable, lastPoll, "
-                "message}) and `heartbeat` events.",
+                "message}), `template` ({name, template} or {name, deleted: true}: a session "
+                "template written through this server) and `heartbeat` events.",
                 "parameters": [
                     {
                         "name": "parent",

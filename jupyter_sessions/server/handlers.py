@@ -182,6 +182,10 @@ class ProxyHandler(SessionsHandler):
             from .kernels import gateway
 
             gateway.forget_specs()  # each template is a kernelspec: show the change at once
+            if parent:
+                from .template_events import note_template_write
+
+                note_template_write(app.watchers, watched, method, path, response)
         if response.headers.get("Retry-After"):
             # Proxy retries gave up within their bound: the client may wait longer.
             self.set_header("Retry-After", response.headers["Retry-After"])

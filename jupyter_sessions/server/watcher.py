@@ -360,6 +360,13 @@ class Watcher:
         if changed:
             self._broadcast(self._status())
 
+    def announce(self, event: WatchEvent) -> None:
+        """Tell the subscribers of something other than a session (a template written
+        through the proxy): not kept for snapshots, not on the jupyter_events bus."""
+        for sub in self._subs:
+            if not sub.queue.full():
+                sub.queue.put_nowait(event)
+
     def _broadcast(self, event: WatchEvent) -> None:
         for sub in self._subs:
             try:
