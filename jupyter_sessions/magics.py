@@ -81,6 +81,9 @@ def build_parsers() -> tuple[_Parser, dict[str, argparse.ArgumentParser]]:
         help="interrupt the cell after this long (default: no limit)",
     )
     subparsers["%%session"] = cell
+    from .spark_magic import add_spark_parser
+
+    subparsers["spark"] = add_spark_parser(parser)
     return parser, subparsers
 
 
@@ -382,6 +385,11 @@ class SessionMagics(Magics):
             from .templates_cmd import describe_template_error
 
             raise SessionError(describe_template_error(exc, args.template, "%session")) from None
+
+    def _cmd_spark(self, args: argparse.Namespace) -> Any:
+        from .spark_magic import bind_spark
+
+        return bind_spark(self, args)
 
     def _cmd_panel(self, args: argparse.Namespace) -> Any:
         try:

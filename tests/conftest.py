@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -7,6 +8,10 @@ import httpx
 import pytest
 
 from .support import EmulatorProcess
+
+# Session kernels start plain unless a test asks for local Spark (`--spark auto`): a JVM
+# per kernel would cost every other test seconds of CPU.
+os.environ.setdefault("JUPYTER_SESSIONS_SPARK", "off")
 
 
 def _simulated(

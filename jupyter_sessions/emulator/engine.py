@@ -463,7 +463,8 @@ class SessionService:
     async def _bring_up(self, rec: _Record) -> None:
         name = rec.session.name
         try:
-            if rec.session.spark_connect_session is not None:
+            runs_connect = getattr(self.runtime, "runs_spark_connect", False)
+            if rec.session.spark_connect_session is not None and not runs_connect:
                 raise RuntimeStartError(_spark_connect_message())
             handle = await self.runtime.launch(name, rec.session.to_json())
         except RuntimeStartError as exc:

@@ -142,6 +142,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "leaving session runtimes running for the next start to re-adopt",
     )
     p.add_argument("--ready-file", default=None, help="write {url, port, pid} here once serving")
+    from .runtimes.session_python import add_arguments as add_session_python_arguments
+
+    add_session_python_arguments(p)
     p.add_argument("--log-level", default="INFO")
 
 
@@ -201,8 +204,23 @@ async def _serve(args: argparse.Namespace) -> int:
     runtime: Runtime
     if args.runtime == "kernel":
         from .runtimes.kernel import KernelRuntime
+        from .runtimes.session_python import parse_pythons, spark_support
 
-        runtime = KernelRuntime(db.parent / f"{db.stem}-runtime", warm_pool=args.warm_pool)
+        try:
+            python, pythons = parse_pythons(args.session_python)
+        except ValueError as exc:
+            print(f"error: --session-python: {exc}", file=sys.stderr)
+            return 2
+        runtime = KernelRuntime(
+            db.parent / f"{db.stem}-runtime",
+            warm_pool=args.warm_pool,
+            python=python,
+            pythons=pythons,
+            spark=spark_support(args.spark, python),
+        )
+        from .runtimes.connect import SessionRuntime, SparkConnectRuntime
+
+        runtime = SessionRuntime(runtime, SparkConnectRuntime(db.parent / f"{db.stem}-runtime"))
     else:
         from .runtimes.simulated import SimulatedRuntime
 

@@ -39,6 +39,7 @@ from jupyter_sessions.emulator.runtimes.base import (
     RuntimeStartError,
     Usage,
 )
+from jupyter_sessions.emulator.runtimes.spark import SparkSupport
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,13 @@ def _kernel_kind(config: dict[str, Any]) -> str:
     if name in ("2", "SCALA"):
         raise RuntimeStartError(SCALA_UNAVAILABLE)
     raise RuntimeStartError(f"Unknown kernel {raw!r}; expected PYTHON or SCALA")
+
+
+def _runtime_version(config: dict[str, Any]) -> str:
+    """A session's runtime version, major.minor ("2.3.14" -> "2.3")."""
+    runtime = config.get("runtimeConfig")
+    version = str(runtime.get("version") or "") if isinstance(runtime, dict) else ""
+    return ".".join(version.split(".")[:2])
 
 
 # --- /proc helpers -------------------------------------------------------------------------
@@ -206,11 +214,17 @@ class KernelRuntime(Runtime):
         warm_pool: int = 1,
         python: str = sys.executable,
         start_timeout: float = 60.0,
+        spark: SparkSupport | None = None,
+        pythons: dict[str, str] | None = None,
     ) -> None:
         self.kernels_dir = Path(state_dir).resolve() / "kernels"
         self.warm_pool = max(0, warm_pool)
         self.python = python
         self.start_timeout = start_timeout
+        #: Local Spark in session kernels (None: plain IPython kernels).
+        self.spark = spark
+        #: The Python of sessions of a runtime version ("2.3" -> path), else ``python``.
+        self.pythons = dict(pythons or {})
         self._kernels: dict[str, _Kernel] = {}  # tracked: pool and claimed
         self._pool: list[str] = []  # ids of ready, unclaimed kernels, oldest first
         self._fill_task: asyncio.Task[None] | None = None
@@ -262,11 +276,15 @@ class KernelRuntime(Runtime):
         kernel_kind = _kernel_kind(config)
         if self._closed:
             raise RuntimeStartError("The kernel runtime is shut down")
-        kernel = await self._claim(session_name)
+        python = self._python_for(config)
+        spark_conf = self.spark.conf_for(session_name, config) if self.spark else None
+        kernel = await self._claim(session_name, spark_conf) if python == self.python else None
         if kernel is None:
-            kernel = await self._start_kernel(session_name)
+            kernel = await self._start_kernel(session_name, spark_conf=spark_conf, python=python)
         self._unmark_unclaimed(kernel.data)
         kernel.data["kernel"] = kernel_kind
+        if spark_conf is not None:
+            kernel.data["spark"] = spark_conf
         self._schedule_fill()
         log.info("Kernel %s (pid %s) runs session %s", kernel.id, kernel.pid, session_name)
         return RuntimeHandle(self.kind, dict(kernel.data))
@@ -340,6 +358,8 @@ class KernelRuntime(Runtime):
         }
         if data.get("log_file"):
             found["Jupyter Kernel Log"] = str(data["log_file"])
+        if self.spark is not None:
+            found.update(self.spark.endpoints(data))
         return found
 
     def log_tail(self, handle: RuntimeHandle, lines: int = _LOG_TAIL_LINES) -> str:
@@ -350,6 +370,10 @@ class KernelRuntime(Runtime):
 
     def check_config(self, config: dict[str, Any]) -> None:
         _kernel_kind(config)
+
+    def _python_for(self, config: dict[str, Any]) -> str:
+        """The interpreter of a session's kernel: per runtime version, else the default."""
+        return self.pythons.get(_runtime_version(config), self.python)
 
     def connection_file(self, handle: RuntimeHandle) -> str | None:
         path = self._own_file(handle.data.get("connection_file"))
@@ -409,13 +433,17 @@ class KernelRuntime(Runtime):
             failures = 0
             self._pool.append(kernel.id)
 
-    async def _claim(self, session_name: str) -> _Kernel | None:
+    async def _claim(
+        self, session_name: str, spark_conf: dict[str, str] | None = None
+    ) -> _Kernel | None:
         """Take the oldest healthy pool kernel and tell it its session name."""
         while self._pool:
             kernel = self._kernels[self._pool.pop(0)]
             handle = RuntimeHandle(self.kind, kernel.data)
             try:
-                named = self.is_alive(handle) and await self._name_session(kernel, session_name)
+                named = self.is_alive(handle) and await self._name_session(
+                    kernel, session_name, spark_conf
+                )
             except BaseException:
                 self._pool.insert(0, kernel.id)  # cancelled: still a healthy pool kernel
                 raise
@@ -427,9 +455,14 @@ class KernelRuntime(Runtime):
             await self.stop(handle)
         return None
 
-    async def _name_session(self, kernel: _Kernel, session_name: str) -> bool:
-        """Set JUPYTER_SESSIONS_SESSION inside a pool kernel (silent: no history, no output)."""
+    async def _name_session(
+        self, kernel: _Kernel, session_name: str, spark_conf: dict[str, str] | None = None
+    ) -> bool:
+        """Set JUPYTER_SESSIONS_SESSION inside a pool kernel (silent: no history, no output),
+        and start building its session's SparkSession."""
         code = f"import os as _os; _os.environ[{SESSION_ENV!r}] = {session_name!r}; del _os"
+        if self.spark is not None and spark_conf is not None:
+            code += "\n" + self.spark.claim_code(spark_conf)
         msg_id = kernel.client.execute(code, silent=True, store_history=False)
         deadline = asyncio.get_running_loop().time() + _NAME_TIMEOUT
         while (remaining := deadline - asyncio.get_running_loop().time()) > 0:
@@ -444,7 +477,11 @@ class KernelRuntime(Runtime):
     # --- starting, probing, watching --------------------------------------------------------
 
     async def _start_kernel(
-        self, session_name: str | None, reuse: dict[str, Any] | None = None
+        self,
+        session_name: str | None,
+        reuse: dict[str, Any] | None = None,
+        spark_conf: dict[str, str] | None = None,
+        python: str | None = None,
     ) -> _Kernel:
         """Start a kernel process and return once it answers kernel_info; with ``reuse``
         (a handle's data), on that kernel's id and connection file (a restart)."""
@@ -465,6 +502,13 @@ class KernelRuntime(Runtime):
             env.pop(SESSION_ENV, None)
         else:
             env[SESSION_ENV] = session_name
+        if reuse and isinstance(reuse.get("spark"), dict):
+            spark_conf = reuse["spark"]
+        if reuse and reuse.get("python"):
+            python = str(reuse["python"])
+        python = python or self.python
+        if self.spark is not None:
+            env.update(self.spark.kernel_env(spark_conf))
         data: dict[str, Any] = {
             "id": kid,
             "pid": 0,
@@ -481,7 +525,13 @@ class KernelRuntime(Runtime):
                 kernel=reuse.get("kernel", "python"),
                 cpu_offset=float(reuse.get("cpu_offset") or 0.0),
             )
-        cmd = [self.python, "-m", "ipykernel_launcher", "-f", str(conn)]
+        if spark_conf is not None:
+            data["spark"] = spark_conf
+        if python != self.python:
+            data["python"] = python
+        cmd = [python, "-m", "ipykernel_launcher", "-f", str(conn)]
+        if self.spark is not None:
+            cmd += self.spark.kernel_args()
         try:
             with open(log_file, "ab") as out:
                 proc = subprocess.Popen(

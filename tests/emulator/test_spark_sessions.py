@@ -1,0 +1,255 @@
+"""Local Spark in the emulator's sessions, with real JVMs: a Jupyter session's kernel with
+`spark` ready, a Spark Connect session queried by PySpark's client, `%session spark`.
+
+Each JVM start costs seconds of CPU, so one emulator serves the module and the tests are few.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from jupyter_client.blocking import BlockingKernelClient
+
+from ..support import EmulatorProcess, pid_alive, wait_for, wait_state
+
+pytestmark = [
+    pytest.mark.skipif(importlib.util.find_spec("pyspark") is None, reason="needs pyspark"),
+    pytest.mark.skipif(shutil.which("java") is None, reason="needs java"),
+    pytest.mark.timeout(600),
+]
+
+PARENT = "projects/spark-project/locations/local"
+JVM_START = 240.0  # a bound, not an expectation: a JVM on a busy 2-core machine
+
+
+def new_id() -> str:
+    return "s-" + uuid.uuid4().hex[:10]
+
+
+@pytest.fixture(scope="module")
+def spark_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
+    emu = EmulatorProcess(
+        tmp_path_factory.mktemp("spark-emu"),
+        "--runtime",
+        "kernel",
+        "--spark",
+        "auto",
+        "--warm-pool",
+        "1",
+        "--usage-interval",
+        "1",
+        "--tick",
+        "0.5",
+    ).start()
+    yield emu
+    emu.stop(timeout=60)
+
+
+def create(client: httpx.Client, sid: str, body: dict[str, Any]) -> dict[str, Any]:
+    r = client.post(f"/v1/{PARENT}/sessions", params={"sessionId": sid}, json=body)
+    assert r.status_code == 200, r.text
+    got = wait_state(client, f"{PARENT}/sessions/{sid}", {"ACTIVE", "FAILED"}, timeout=JVM_START)
+    assert got["state"] == "ACTIVE", got.get("stateMessage")
+    return got
+
+
+def execute(connection_file: str, code: str, timeout: float = JVM_START) -> str:
+    """Run code in a kernel; its stdout (a cell error fails the test with its traceback)."""
+    kc = BlockingKernelClient(connection_file=connection_file)
+    kc.load_connection_file()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        out: list[str] = []
+
+        def hook(msg: dict[str, Any]) -> None:
+            if msg["msg_type"] == "stream" and msg["content"]["name"] == "stdout":
+                out.append(msg["content"]["text"])
+
+        reply = kc.execute_interactive(code, timeout=timeout, output_hook=hook)
+        assert reply["content"]["status"] == "ok", reply["content"].get("traceback")
+        return "".join(out)
+    finally:
+        kc.stop_channels()
+
+
+def jvm_of(kernel_pid: int) -> int:
+    """The java process in the kernel's process group."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if int(fields[2]) == kernel_pid and "java" in stat[: stat.rfind(")")]:
+            return int(entry)
+    raise AssertionError(f"no JVM in the process group of kernel {kernel_pid}")
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def test_session_kernel_starts_with_spark(spark_emulator: EmulatorProcess) -> None:
+    """Given an emulator with local Spark and a session with a Spark property
+    When code runs in the session's kernel
+    Then `spark` is a SparkSession named after the session, with that property, that
+    counts 1000 rows; its UI answers at the `Spark UI` endpoint; and the session's usage
+    counts the JVM's memory beside the kernel's."""
+    sid = new_id()
+    with spark_emulator.client() as client:
+        session = create(
+            client,
+            sid,
+            {"runtimeConfig": {"properties": {"spark:spark.sql.shuffle.partitions": "7"}}},
+        )
+        endpoints = session["runtimeInfo"]["endpoints"]
+        conn = endpoints["Jupyter Kernel Connection File"]
+        out = execute(
+            conn,
+            "import os, json\n"
+            "print(json.dumps({'count': spark.range(1000).count(),"
+            " 'app': spark.sparkContext.appName,"
+            " 'partitions': spark.conf.get('spark.sql.shuffle.partitions'),"
+            " 'pid': os.getpid()}))",
+        )
+        got = json.loads(out.strip().splitlines()[-1])
+        assert got["count"] == 1000
+        assert got["app"] == sid
+        assert got["partitions"] == "7"
+
+        ui = httpx.get(endpoints["Spark UI"], follow_redirects=True, timeout=30)
+        assert ui.status_code == 200
+        assert "Spark" in ui.text
+
+        jvm = jvm_of(got["pid"])
+        jvm_gib = rss_bytes(jvm) / 1024**3
+        # milliDcu = 1000 * (0.6 * cpu share + 0.1 * GiB resident): the JVM's memory alone
+        # weighs 100 * its GiB; the kernel alone never reaches it.
+        floor = int(0.9 * 100 * jvm_gib)
+
+        def counted() -> dict[str, Any] | None:
+            s = client.get(f"/v1/{PARENT}/sessions/{sid}").json()
+            milli = int(s["runtimeInfo"].get("currentUsage", {}).get("milliDcu", 0))
+            return s if milli >= floor else None
+
+        wait_for(counted, 30, what=f"currentUsage.milliDcu >= {floor}")
+        client.post(f"/v1/{PARENT}/sessions/{sid}:terminate", json={})
+        wait_state(client, f"{PARENT}/sessions/{sid}", {"TERMINATED"}, timeout=60)
+        wait_for(lambda: not pid_alive(jvm), 30, what="the JVM to stop with its session")
+
+
+def test_spark_connect_session_and_readoption(spark_emulator: EmulatorProcess) -> None:
+    """Given a Spark Connect session on the emulator
+    When PySpark's Connect client queries its endpoint, the emulator is killed -9 and
+    started again, and the session is terminated
+    Then the query counts 1000 rows; the restarted emulator re-adopts the same server
+    (still ACTIVE, same endpoint, still answering); terminating stops the server."""
+    sid = new_id()
+    with spark_emulator.client() as client:
+        session = create(client, sid, {"sparkConnectSession": {}})
+    url = session["runtimeInfo"]["endpoints"]["Spark Connect Server"]
+    assert url.startswith("sc://localhost:")
+    query = (
+        "import sys\nfrom pyspark.sql import SparkSession\n"
+        "s = SparkSession.builder.remote(sys.argv[1]).create()\n"
+        "print(s.range(1000).count())\n"
+    )
+
+    def count() -> str:
+        done = subprocess.run(
+            [sys.executable, "-W", "ignore", "-c", query, url],
+            capture_output=True,
+            text=True,
+            timeout=JVM_START,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout.strip().splitlines()[-1]
+
+    assert count() == "1000"
+    port = int(url.split(":")[2].split("/")[0])
+    server_pid = next(
+        int(p) for p in os.listdir("/proc") if p.isdigit() and _cmdline_has_port(int(p), port)
+    )
+
+    spark_emulator.kill9()
+    spark_emulator.start(timeout=60)
+    with spark_emulator.client() as client:
+        again = client.get(f"/v1/{PARENT}/sessions/{sid}").json()
+        assert again["state"] == "ACTIVE"
+        assert again["runtimeInfo"]["endpoints"]["Spark Connect Server"] == url
+        assert pid_alive(server_pid)
+        assert count() == "1000"
+        client.post(f"/v1/{PARENT}/sessions/{sid}:terminate", json={})
+        wait_state(client, f"{PARENT}/sessions/{sid}", {"TERMINATED"}, timeout=60)
+    assert not pid_alive(server_pid)
+
+
+def _cmdline_has_port(pid: int, port: int) -> bool:
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return f"spark.connect.grpc.binding.port={port}".encode() in args
+
+
+def test_session_spark_magic_binds_a_connect_session(spark_emulator: EmulatorProcess) -> None:
+    """Given a Spark Connect session and IPython with the magics pointed at the emulator
+    When `%session spark ID` runs
+    Then `spark` in the user namespace is a Spark Connect session of that server whose
+    queries run there; on a Jupyter session the command says why it does not apply."""
+    sid = new_id()
+    with spark_emulator.client() as client:
+        create(client, sid, {"sparkConnectSession": {}})
+        plain = new_id()
+        create(client, plain, {})
+    script = f"""
+import sys
+from IPython.testing.globalipapp import start_ipython
+ip = start_ipython()
+ip.run_line_magic("load_ext", "jupyter_sessions")
+ip.run_line_magic(
+    "session", "config --url {spark_emulator.url} --project spark-project --location local"
+)
+shown = ip.run_line_magic("session", "spark {sid}")
+spark = ip.user_ns["spark"]
+print(type(spark).__module__, spark.range(1000).count())
+try:
+    ip.run_line_magic("session", "spark {plain}")
+except Exception as exc:
+    print("refused:", exc)
+"""
+    done = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=JVM_START,
+        check=False,
+        env={**os.environ, "JUPYTER_SESSIONS_URL": ""},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.strip().splitlines()
+    assert "pyspark.sql.connect.session 1000" in lines
+    assert any(
+        line.startswith("refused:") and "not a Spark Connect session" in line for line in lines
+    )
+    with spark_emulator.client() as client:
+        for s in (sid, plain):
+            client.post(f"/v1/{PARENT}/sessions/{s}:terminate", json={})
