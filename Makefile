@@ -8,7 +8,7 @@ PORT ?= 8888
 # jlpm and jupyter (used by the labextension build scripts) come from the venv.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup run emulator test test-python test-ts lint lint-ts stress bench browser-deps clean
+.PHONY: setup run emulator test test-python test-ts lint lint-ts stress bench browser-deps java-deps clean
 
 # Installing the package builds the JupyterLab extension (jlpm, from the committed lock).
 $(STAMP): pyproject.toml labextension/package.json labextension/yarn.lock
@@ -48,7 +48,14 @@ lint-ts: setup
 test-ts: setup
 	cd labextension && jlpm test
 
-test-python: setup browser-deps
+## Java 17 for local Spark (optional at run time; the Spark tests need it).
+java-deps:
+	@command -v java >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; \
+	  else echo "java is missing: sudo apt-get install openjdk-17-jre-headless (Spark tests will be skipped)"; fi; }
+
+test-python: setup browser-deps java-deps
 	$(BIN)/python -m pytest -q
 
 test: lint test-ts test-python
@@ -66,7 +73,7 @@ stress: setup
 	.bench/venv/bin/python -m pip install --quiet -e . sparkmagic || echo "sparkmagic could not be installed: its row will say so"
 	touch $@
 
-bench: setup .bench/venv/.installed
+bench: setup java-deps .bench/venv/.installed
 	$(BIN)/python -m bench
 
 clean:
