@@ -182,6 +182,19 @@ QUERY_VALUES: dict[str, st.SearchStrategy[str]] = {
     ),
     "sessionId": st.one_of(*[st.sampled_from(SESSION_IDS)] * 4, segments, st.text(max_size=70)),
     "$alt": st.one_of(st.just("json;enum-encoding=int"), st.text(max_size=30)),
+    # The change feed's (kept short: a fuzzed request must not hold a stream open).
+    "since": st.one_of(st.integers(min_value=-5, max_value=10**6).map(str), st.text(max_size=12)),
+    "wait": st.one_of(
+        st.sampled_from(["0", "-1", "0.1", "abc", "", "nan", "inf"]), st.text(max_size=4)
+    ),
+    "heartbeat": st.one_of(
+        st.sampled_from(["0", "-1", "0.05", "x", "", "nan"]), st.text(max_size=4)
+    ),
+    # The extension's kernel route.
+    "session": st.one_of(
+        st.sampled_from([f"projects/p/locations/l/sessions/{i}" for i in SESSION_IDS]),
+        st.text(max_size=60),
+    ),
 }
 query_keys = st.one_of(
     st.sampled_from([*QUERY_VALUES, "alt", "page_size", "request_id", "fields", "key"]),
@@ -204,6 +217,10 @@ VALID_QUERY_VALUES: dict[str, st.SearchStrategy[str]] = {
     "requestId": st.sampled_from(["fz-req-1", "fz-req-2", "fz-req-3"]),
     "sessionId": st.sampled_from(SESSION_IDS),
     "$alt": st.just("json;enum-encoding=int"),
+    "since": st.sampled_from(["0", "1", "5"]),
+    "wait": st.just("0"),
+    "heartbeat": st.just("1"),
+    "session": st.sampled_from([f"projects/p/locations/l/sessions/{i}" for i in SESSION_IDS]),
 }
 
 
@@ -411,8 +428,8 @@ def requests(
         for path, item in spec["paths"].items()
         if path not in exclude
         for method, op in item.items()
-        # Session routes three times over: they drive the state machine.
-        for _ in range(3 if "/sessions" in path else 1)
+        # Session routes five times over: they drive the state machine.
+        for _ in range(5 if "/sessions" in path else 1)
     ]
 
     @st.composite
