@@ -440,6 +440,35 @@ export class SessionsApi {
     return templates;
   }
 
+  /** POST v1/{parent}/sessionTemplates: the template's full name is in the body. */
+  createSessionTemplate(
+    parent: string,
+    template: ISessionTemplate
+  ): Promise<ISessionTemplate> {
+    return this._json<ISessionTemplate>(
+      'POST',
+      this._v1(`${parent}/sessionTemplates`),
+      template
+    );
+  }
+
+  getSessionTemplate(name: string): Promise<ISessionTemplate> {
+    return this._json<ISessionTemplate>('GET', this._v1(name));
+  }
+
+  /** PATCH v1/{name}: replaces every mutable field with the body's. */
+  updateSessionTemplate(template: ISessionTemplate): Promise<ISessionTemplate> {
+    return this._json<ISessionTemplate>(
+      'PATCH',
+      this._v1(template.name),
+      template
+    );
+  }
+
+  async deleteSessionTemplate(name: string): Promise<void> {
+    await this._json<unknown>('DELETE', this._v1(name));
+  }
+
   getOperation(name: string): Promise<IOperation> {
     return this._json<IOperation>('GET', this._v1(name));
   }

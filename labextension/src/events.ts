@@ -8,8 +8,10 @@ import type {
   IHeartbeatEvent,
   IRemovedEvent,
   ISession,
+  ISessionTemplate,
   ISnapshotEvent,
-  IStatusEvent
+  IStatusEvent,
+  ITemplateEvent
 } from './types';
 import type { SessionsAction } from './state';
 
@@ -18,7 +20,8 @@ export type SessionEvent =
   | { type: 'session'; data: ISession }
   | { type: 'removed'; data: IRemovedEvent }
   | { type: 'status'; data: IStatusEvent }
-  | { type: 'heartbeat'; data: IHeartbeatEvent };
+  | { type: 'heartbeat'; data: IHeartbeatEvent }
+  | { type: 'template'; data: ITemplateEvent };
 
 /** The event names the server sends. */
 export const EVENT_TYPES = [
@@ -26,7 +29,8 @@ export const EVENT_TYPES = [
   'session',
   'removed',
   'status',
-  'heartbeat'
+  'heartbeat',
+  'template'
 ] as const;
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -88,6 +92,22 @@ export function parseEvent(type: string, data: string): SessionEvent | null {
         type,
         data: { time: typeof value.time === 'string' ? value.time : undefined }
       };
+    case 'template':
+      if (typeof value.name !== 'string' || !value.name) {
+        return null;
+      }
+      if (value.deleted === true) {
+        return { type, data: { name: value.name, deleted: true } };
+      }
+      return isObject(value.template) && value.template.name === value.name
+        ? {
+            type,
+            data: {
+              name: value.name,
+              template: value.template as unknown as ISessionTemplate
+            }
+          }
+        : null;
     default:
       return null;
   }

@@ -18,6 +18,7 @@ import { IOperationView, SessionsModel } from './model';
 import { SessionsPanel } from './panel';
 import { canDelete, canTerminate } from './state';
 import { setUpSessionKernels } from './notebooks';
+import { TemplatesModel } from './templates';
 import type { ISessionTemplate } from './types';
 
 /** Command ids. */
@@ -103,10 +104,16 @@ const plugin: JupyterFrontEndPlugin<void> = {
         model.showDetails(name);
       }
     });
+    // Template changes (here, in other tabs, from magics) refresh the launcher cards.
+    const templates = new TemplatesModel({
+      sessions: model,
+      onChanged: () => void app.serviceManager.kernelspecs.refreshSpecs()
+    });
     const panel = new SessionsPanel({
       model,
       confirm: confirmWithDialog,
-      onOpenNotebook: kernelsUi.openNotebook
+      onOpenNotebook: kernelsUi.openNotebook,
+      templates
     });
     templatesListed = kernelsUi.templatesListed;
     panel.title.icon = sessionsIcon;

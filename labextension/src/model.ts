@@ -18,6 +18,7 @@ import type {
   ISession,
   ISessionInput,
   ISessionTemplate,
+  ITemplateEvent,
   SessionState
 } from './types';
 import {
@@ -79,6 +80,8 @@ export interface IPanelView {
   page: PanelPage;
   /** Full name of the session shown in details. */
   selected: string | null;
+  /** The template the create form starts from ("New session from this template"). */
+  template?: string;
 }
 
 export interface IModelSnapshot {
@@ -294,11 +297,19 @@ export class SessionsModel {
     this._update({ view: { page: 'details', selected: name } });
   }
 
-  /** Show the create form. */
-  showCreate(): void {
+  /** Show the create form, starting from a template when one is named. */
+  showCreate(template?: string): void {
     this._update({
-      view: { page: 'create', selected: this._snapshot.view.selected }
+      view: { page: 'create', selected: this._snapshot.view.selected, template }
     });
+  }
+
+  /** Listen to the stream's `template` events; returns the unsubscribe function. */
+  onTemplateEvent(listener: (event: ITemplateEvent) => void): () => void {
+    this._templateListeners.add(listener);
+    return () => {
+      this._templateListeners.delete(listener);
+    };
   }
 
   /** Forget finished operations (the activity list's "clear"). */
@@ -404,6 +415,12 @@ export class SessionsModel {
   // -- stream and poll -------------------------------------------------------
 
   private _onEvent(event: SessionEvent): void {
+    if (event.type === 'template') {
+      for (const listener of Array.from(this._templateListeners)) {
+        listener(event.data);
+      }
+      return;
+    }
     const action = eventToAction(event, this._now());
     if (action) {
       this._dispatch(action);
@@ -697,6 +714,7 @@ export class SessionsModel {
     view: { page: 'list', selected: null }
   };
   private _listeners = new Set<() => void>();
+  private _templateListeners = new Set<(event: ITemplateEvent) => void>();
   private _started = false;
   private _disposed = false;
   private _configAttempt = 0;

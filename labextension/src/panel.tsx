@@ -5,12 +5,15 @@ import type { SessionsModel } from './model';
 import type { Confirm } from './actions';
 import type { ISession } from './types';
 import { SessionsView } from './components/SessionsView';
+import type { TemplatesModel } from './templates';
 
 export interface ISessionsPanelOptions {
   model: SessionsModel;
   confirm: Confirm;
   /** Open a new notebook on an ACTIVE session's kernel. */
   onOpenNotebook?: (session: ISession) => void;
+  /** The Templates tab. */
+  templates?: TemplatesModel;
 }
 
 /**
@@ -23,6 +26,7 @@ export class SessionsPanel extends ReactWidget {
     this._model = options.model;
     this._confirm = options.confirm;
     this._onOpenNotebook = options.onOpenNotebook;
+    this._templates = options.templates;
     this.id = 'jp-sessions-panel';
     this.addClass('jp-sessions-widget');
   }
@@ -37,6 +41,7 @@ export class SessionsPanel extends ReactWidget {
         model={this._model}
         confirm={this._confirm}
         onOpenNotebook={this._onOpenNotebook}
+        templates={this._templates}
       />
     );
   }
@@ -65,6 +70,7 @@ export class SessionsPanel extends ReactWidget {
     if (this.isDisposed) {
       return;
     }
+    this._templates?.dispose();
     this._model.dispose();
     super.dispose();
   }
@@ -72,4 +78,5 @@ export class SessionsPanel extends ReactWidget {
   private _model: SessionsModel;
   private _confirm: Confirm;
   private _onOpenNotebook?: (session: ISession) => void;
+  private _templates?: TemplatesModel;
 }

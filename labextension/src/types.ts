@@ -247,6 +247,16 @@ export interface IStatusEvent {
   message?: string;
 }
 
+/**
+ * Payload of the `template` event: a template written through the server,
+ * with its new value, or `deleted`.
+ */
+export interface ITemplateEvent {
+  name: string;
+  template?: ISessionTemplate;
+  deleted?: boolean;
+}
+
 /** Payload of the `heartbeat` event. */
 export interface IHeartbeatEvent {
   time?: string;

@@ -1,2 +1,3 @@
 import './base.css';
 import './kernels.css';
+import './templates.css';

@@ -339,7 +339,7 @@ export function CreateSessionForm(props: ICreateSessionFormProps): JSX.Element {
   );
 }
 
-function TextField(props: {
+export function TextField(props: {
   id: string;
   label: string;
   value: string;

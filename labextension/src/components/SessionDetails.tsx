@@ -40,6 +40,8 @@ export interface ISessionDetailsProps {
   canOpenNotebook?: boolean;
   /** Open a new notebook on the session's kernel; no button without it. */
   onOpenNotebook?: (session: ISession) => void;
+  /** "Save as template": the template form, filled from the session. */
+  onSaveAsTemplate?: (session: ISession) => void;
 }
 
 /** Everything about one session. */
@@ -84,6 +86,7 @@ export function SessionDetails(props: ISessionDetailsProps): JSX.Element {
           notebooks={props.notebooks ?? []}
           canOpenNotebook={!!props.canOpenNotebook}
           onOpenNotebook={props.onOpenNotebook}
+          onSaveAsTemplate={props.onSaveAsTemplate}
         />
       )}
     </div>
@@ -99,6 +102,7 @@ function SessionBody(props: {
   notebooks: readonly string[];
   canOpenNotebook: boolean;
   onOpenNotebook?: (session: ISession) => void;
+  onSaveAsTemplate?: (session: ISession) => void;
 }): JSX.Element {
   const { session, now, busy } = props;
   const state = session.state ?? 'STATE_UNSPECIFIED';
@@ -151,6 +155,18 @@ function SessionBody(props: {
             onClick={() => props.onOpenNotebook?.(session)}
           >
             Open a notebook on this session
+          </button>
+        </div>
+      ) : null}
+      {props.onSaveAsTemplate ? (
+        <div className="jp-sessions-actions">
+          <button
+            type="button"
+            className="jp-sessions-button"
+            title="A new template with this session's configuration (runtime, properties, TTLs, labels)"
+            onClick={() => props.onSaveAsTemplate?.(session)}
+          >
+            Save as template
           </button>
         </div>
       ) : null}

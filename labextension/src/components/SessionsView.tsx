@@ -12,6 +12,8 @@ import { StatusLine } from './StatusLine';
 import { AddIcon, RefreshIcon } from './icons';
 import { useModel, useNow } from './hooks';
 import { canOpenNotebook, notebooksOf } from '../sessionKernels';
+import type { TemplatesModel } from '../templates';
+import { TemplatesView, usePanelTab } from './TemplatesView';
 
 export interface ISessionsViewProps {
   model: SessionsModel;
@@ -21,6 +23,8 @@ export interface ISessionsViewProps {
   tickMs?: number;
   /** Open a new notebook on an ACTIVE session's kernel. */
   onOpenNotebook?: (session: ISession) => void;
+  /** The Templates tab (none without it). */
+  templates?: TemplatesModel;
 }
 
 const STATE_FILTER_LABELS: Record<SessionState, string> = {
@@ -36,6 +40,8 @@ const STATE_FILTER_LABELS: Record<SessionState, string> = {
 export function SessionsView(props: ISessionsViewProps): JSX.Element {
   const { model, confirm } = props;
   const snapshot = useModel(model);
+  const templates = props.templates;
+  const tab = usePanelTab(templates);
   const page = snapshot.view.page;
   const now = useNow(page === 'details' ? 1000 : (props.tickMs ?? 15000));
   const [text, setText] = useState('');
@@ -69,9 +75,27 @@ export function SessionsView(props: ISessionsViewProps): JSX.Element {
 
   const config = snapshot.config;
   let body: JSX.Element;
-  if (page === 'create' && config) {
+  if (tab === 'templates' && templates && config) {
+    body = (
+      <TemplatesView
+        templates={templates}
+        parent={config.parent}
+        confirm={confirm}
+        now={now}
+        onNewSession={name => {
+          templates.showTab('sessions');
+          model.showCreate(name);
+        }}
+      />
+    );
+  } else if (page === 'create' && config) {
+    const from = snapshot.view.template;
     body = (
       <CreateSessionForm
+        key={from ?? ''}
+        initialValues={
+          from ? { source: 'template', template: from } : undefined
+        }
         parent={config.parent}
         loadTemplates={loadTemplates}
         onCreate={onCreate}
@@ -103,6 +127,9 @@ export function SessionsView(props: ISessionsViewProps): JSX.Element {
           snapshot.state.sessions[name]
         )}
         onOpenNotebook={props.onOpenNotebook}
+        onSaveAsTemplate={
+          templates ? session => templates.saveSession(session) : undefined
+        }
       />
     );
   } else {
@@ -163,10 +190,14 @@ export function SessionsView(props: ISessionsViewProps): JSX.Element {
           <button
             type="button"
             className="jp-sessions-icon-button"
-            title="New session"
-            aria-label="New session"
+            title={tab === 'templates' ? 'New template' : 'New session'}
+            aria-label={tab === 'templates' ? 'New template' : 'New session'}
             disabled={!config}
-            onClick={() => model.showCreate()}
+            onClick={() =>
+              tab === 'templates' && templates
+                ? templates.showCreate()
+                : model.showCreate()
+            }
           >
             <AddIcon />
           </button>
@@ -175,7 +206,12 @@ export function SessionsView(props: ISessionsViewProps): JSX.Element {
             className="jp-sessions-icon-button"
             title="Refresh"
             aria-label="Refresh"
-            onClick={() => void model.refresh()}
+            onClick={() => {
+              void model.refresh();
+              if (tab === 'templates') {
+                void templates?.refresh();
+              }
+            }}
           >
             <RefreshIcon />
           </button>
@@ -193,6 +229,22 @@ export function SessionsView(props: ISessionsViewProps): JSX.Element {
             connection={snapshot.state.connection}
             reachable={snapshot.state.backend.reachable}
           />
+        </div>
+      ) : null}
+      {templates && config ? (
+        <div className="jp-sessions-tabs" role="tablist">
+          {(['sessions', 'templates'] as const).map(name => (
+            <button
+              key={name}
+              type="button"
+              role="tab"
+              className="jp-sessions-tab"
+              aria-selected={tab === name}
+              onClick={() => templates.showTab(name)}
+            >
+              {name === 'sessions' ? 'Sessions' : 'Templates'}
+            </button>
+          ))}
         </div>
       ) : null}
       <StatusLine
