@@ -52,6 +52,17 @@ def duration(text: str) -> timedelta:
     return value
 
 
+def ttl_duration(text: str) -> timedelta:
+    """argparse type of --ttl and --max-idle: a duration within the API's bounds, with the
+    same message the panels give (``At least 10 minutes.``)."""
+    from .present import validate_ttl
+
+    message = validate_ttl(text)
+    if message:
+        raise argparse.ArgumentTypeError(f"{text!r}: {message}")
+    return duration(text)
+
+
 def key_value(text: str) -> tuple[str, str]:
     """argparse type: ``key=value`` (the value may be empty or contain '=')."""
     key, sep, value = text.partition("=")
@@ -200,11 +211,11 @@ def add_create_arguments(p: argparse.ArgumentParser, *, magics: bool) -> None:
         help="runtime property, e.g. spark:spark.executor.cores=4 (repeatable)",
     )
     p.add_argument(
-        "--ttl", type=duration, metavar="DURATION", help="hard limit on run time (server: 24h)"
+        "--ttl", type=ttl_duration, metavar="DURATION", help="hard limit on run time (server: 24h)"
     )
     p.add_argument(
         "--max-idle",
-        type=duration,
+        type=ttl_duration,
         metavar="DURATION",
         help="terminate after this long without activity (server: 1h)",
     )

@@ -12,13 +12,13 @@
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from . import present
 from .api.codec import parse_timestamp
 from .api.durations import format_human_duration, parse_human_duration
 from .api.errors import ApiError, InvalidArgument
@@ -33,8 +33,6 @@ from .api.model import (
     State,
 )
 from .api.validation import (
-    MAX_TTL,
-    MIN_TTL,
     SYSTEM_LABEL_PREFIX,
     validate_labels,
     validate_session_config,
@@ -303,26 +301,12 @@ def status_view(status: StreamStatus, now: datetime, closed: bool = False) -> St
 
 
 def format_elapsed(seconds: float) -> str:
-    """Compact elapsed time: seconds under a minute, then minutes, hours, days."""
-    s = max(0, int(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m"
-    if s < 86400:
-        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
-    return f"{s // 86400}d{(s % 86400) // 3600}h"
+    """Compact elapsed time, as every surface writes it (``45s``, ``12m``, ``3h 05m``)."""
+    return present.format_duration(seconds)
 
 
 def format_time(value: datetime | None) -> str:
-    return "" if value is None else value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _significant(value: float) -> str:
-    if value == 0:
-        return "0"
-    digits = max(0, 2 - math.floor(math.log10(abs(value))))
-    return f"{value:.{min(digits, 4)}f}".rstrip("0").rstrip(".")
+    return present.format_time(value)
 
 
 def usage_text(session: Session) -> tuple[str, str]:
@@ -333,11 +317,10 @@ def usage_text(session: Session) -> tuple[str, str]:
     current = info.current_usage if info else None
     total = info.approximate_usage if info else None
     if current is not None and session.state in LIVE_STATES:
-        parts.append(f"{_significant(current.milli_dcu / 1000)} DCU")
+        parts.append(present.format_dcu(current.milli_dcu))
         title.append(f"Using {current.milli_dcu} milli-DCU now")
     if total is not None and (total.milli_dcu_seconds or session.state.is_final):
-        dcu_hours = total.milli_dcu_seconds / 1000 / 3600
-        parts.append(f"{_significant(dcu_hours)} DCU-h")
+        parts.append(present.format_usage(total.milli_dcu_seconds))
         title.append(
             f"{total.milli_dcu_seconds} milli-DCU-seconds so far"
             + (f" (as of {format_time(total.update_time)})" if total.update_time else "")
@@ -559,6 +542,9 @@ def _violation(exc: ApiError) -> tuple[str, str]:
 def check_session_id(value: str, known: Mapping[str, Session] | None = None) -> str | None:
     """The id's error message, or None. ``known``: sessions by name, to catch reuse."""
     text = value.strip()
+    message = present.validate_session_id(text)
+    if message:
+        return message
     try:
         validate_session_id(text)
     except InvalidArgument as exc:
@@ -579,17 +565,14 @@ def check_duration(value: str, api_field: str) -> tuple[timedelta | None, str | 
     text = value.strip()
     if not text:
         return None, None
-    try:
-        duration = parse_human_duration(text)
-    except ValueError as exc:
-        return None, str(exc)
+    message = present.validate_ttl(text)
+    if message:
+        return None, message
+    duration = parse_human_duration(text)
     try:
         validate_ttl(duration, api_field)
-    except InvalidArgument:
-        return None, (
-            f"must be between {format_human_duration(MIN_TTL)} and "
-            f"{format_human_duration(MAX_TTL)}, got {format_human_duration(duration)}"
-        )
+    except InvalidArgument as exc:
+        return None, _violation(exc)[1]
     return duration, None
 
 

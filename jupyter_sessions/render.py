@@ -15,18 +15,10 @@ from typing import Any
 
 from .api.durations import format_human_duration
 from .api.model import Kernel, Session, SessionTemplate, State
+from .present import format_dcu, format_duration, format_time, format_usage, state_style
 
 SYSTEM_LABEL_PREFIX = "goog-dataproc-"
 
-# (text colour, background) per state; readable on light and dark themes.
-STATE_COLOURS: dict[State, tuple[str, str]] = {
-    State.CREATING: ("#7a4d00", "#ffe8b3"),
-    State.ACTIVE: ("#0f5323", "#c9f0d3"),
-    State.TERMINATING: ("#7a3300", "#ffd4b8"),
-    State.TERMINATED: ("#3c4043", "#e3e5e8"),
-    State.FAILED: ("#8a1111", "#ffd1d1"),
-    State.STATE_UNSPECIFIED: ("#3c4043", "#e3e5e8"),
-}
 _TABLE_STYLE = "border-collapse:collapse;font-size:0.9em;text-align:left"
 _CELL_STYLE = "padding:2px 10px;text-align:left;vertical-align:top"
 _MUTED = "color:var(--jp-ui-font-color2,#666)"
@@ -37,11 +29,13 @@ def _esc(value: object) -> str:
 
 
 def badge(state: State) -> str:
-    """A coloured pill with the state name."""
-    fg, bg = STATE_COLOURS.get(state, STATE_COLOURS[State.STATE_UNSPECIFIED])
+    """A pill with the state name in the state's theme colour (the same as the panels)."""
+    style = state_style(state)
+    colour = style.css_colour
     return (
         f'<span class="jp-sessions-state jp-sessions-state-{state.name.lower()}" '
-        f'style="color:{fg};background:{bg};border-radius:9px;padding:1px 8px;'
+        f'title="{_esc(style.description)}" '
+        f'style="color:{colour};border:1px solid {colour};border-radius:9px;padding:0 7px;'
         f'font-size:0.85em;font-weight:600;white-space:nowrap">{state.name}</span>'
     )
 
@@ -51,16 +45,16 @@ def _now() -> datetime:
 
 
 def age(when: datetime | None, now: datetime | None = None) -> str:
-    """``5m``, ``2h3m``; empty when unknown."""
+    """``5m``, ``3h 05m``; empty when unknown."""
     if when is None:
         return ""
-    return format_human_duration(max(timedelta(0), (now or _now()) - when))
+    return format_duration(max(timedelta(0), (now or _now()) - when))
 
 
 def local_time(when: datetime | None) -> str:
     if when is None:
         return ""
-    return when.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+    return format_time(when)
 
 
 def user_labels(session: Session | SessionTemplate) -> dict[str, str]:
@@ -82,10 +76,7 @@ def kind(session: Session | SessionTemplate) -> str:
 
 
 def dcu_hours(milli_dcu_seconds: int) -> str:
-    value = milli_dcu_seconds / 3_600_000
-    if value == 0:
-        return "0 DCU-h"
-    return f"{value:.2f} DCU-h" if value >= 0.1 else f"{value:.4f} DCU-h"
+    return format_usage(milli_dcu_seconds)
 
 
 def usage_text(session: Session) -> str:
@@ -97,7 +88,7 @@ def usage_text(session: Session) -> str:
     if info.approximate_usage is not None:
         parts.append(dcu_hours(info.approximate_usage.milli_dcu_seconds))
     if info.current_usage is not None and session.state == State.ACTIVE:
-        parts.append(f"now {info.current_usage.milli_dcu / 1000:.2f} DCU")
+        parts.append(f"now {format_dcu(info.current_usage.milli_dcu)}")
     return ", ".join(parts)
 
 
@@ -115,7 +106,7 @@ def expires_in(session: Session, now: datetime | None = None) -> str:
     if started is None:
         return ""
     left = started + ec.ttl - (now or _now())
-    return format_human_duration(left) if left > timedelta(0) else "now"
+    return format_duration(left) if left > timedelta(0) else "now"
 
 
 def _text_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
@@ -310,7 +301,7 @@ class SessionView(Session):
             return rows
         if info.current_usage is not None and self.state == State.ACTIVE:
             cu = info.current_usage
-            rows.append(("now", f"{cu.milli_dcu / 1000:.2f} DCU"))
+            rows.append(("now", format_dcu(cu.milli_dcu)))
         if info.approximate_usage is not None:
             au = info.approximate_usage
             total = dcu_hours(au.milli_dcu_seconds)
@@ -433,7 +424,7 @@ def _took(took: timedelta | None) -> str:
     if took is None:
         return ""
     seconds = took.total_seconds()
-    return f"{seconds:.1f}s" if seconds < 60 else format_human_duration(took)
+    return f"{seconds:.1f}s" if seconds < 60 else format_duration(took)
 
 
 def _section(title: str) -> str:

@@ -47,18 +47,41 @@ export function formatAge(time: string | undefined, now: number): string {
   return `${formatDuration(seconds)} ago`;
 }
 
-/** A full local date and time, for tooltips. */
+const MONTHS = [
+  'Jan',
+  'Feb',
+  'Mar',
+  'Apr',
+  'May',
+  'Jun',
+  'Jul',
+  'Aug',
+  'Sep',
+  'Oct',
+  'Nov',
+  'Dec'
+];
+
+function pad2(n: number): string {
+  return String(n).padStart(2, '0');
+}
+
+/** A full time in UTC, for tooltips: `2026-11-30 09:19:40 UTC` (one rule on every surface). */
 export function formatTimestamp(time: string | undefined): string {
   const ms = parseTime(time);
   if (ms === null) {
     return '';
   }
-  return new Date(ms).toLocaleString();
+  const d = new Date(ms);
+  return (
+    `${d.getUTCFullYear()}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())} ` +
+    `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())} UTC`
+  );
 }
 
 /**
- * A compact local date and time for narrow columns: the time alone today,
- * `Mar 4, 14:05` this year, `Mar 4, 2024` before.
+ * A compact UTC time for narrow columns: the clock on the same UTC day,
+ * `Mar 4, 14:05 UTC` this year, `Mar 4, 2024` before.
  */
 export function formatShortTime(
   time: string | undefined,
@@ -70,22 +93,20 @@ export function formatShortTime(
   }
   const date = new Date(ms);
   const today = new Date(now);
-  const clock = date.toLocaleTimeString(undefined, {
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit'
-  });
-  if (date.toDateString() === today.toDateString()) {
-    return clock;
+  const hm = `${pad2(date.getUTCHours())}:${pad2(date.getUTCMinutes())}`;
+  const sameYear = date.getUTCFullYear() === today.getUTCFullYear();
+  if (
+    sameYear &&
+    date.getUTCMonth() === today.getUTCMonth() &&
+    date.getUTCDate() === today.getUTCDate()
+  ) {
+    return `${hm}:${pad2(date.getUTCSeconds())} UTC`;
   }
-  if (date.getFullYear() === today.getFullYear()) {
-    return `${date.toLocaleDateString(undefined, { month: 'short', day: 'numeric' })}, ${clock}`;
+  const day = `${MONTHS[date.getUTCMonth()]} ${date.getUTCDate()}`;
+  if (sameYear) {
+    return `${day}, ${hm} UTC`;
   }
-  return date.toLocaleDateString(undefined, {
-    year: 'numeric',
-    month: 'short',
-    day: 'numeric'
-  });
+  return `${day}, ${date.getUTCFullYear()}`;
 }
 
 /** An int64 JSON value as a number (0 when absent or malformed). */
@@ -98,7 +119,8 @@ export function int64(value: Int64 | undefined): number {
 }
 
 function trimNumber(n: number, digits: number): string {
-  return n.toFixed(digits).replace(/\.?0+$/, '');
+  const text = n.toFixed(digits);
+  return text.includes('.') ? text.replace(/\.?0+$/, '') : text;
 }
 
 /** milli-DCU as DCU, e.g. `4 DCU`, `0.5 DCU`. */
@@ -106,14 +128,26 @@ export function formatDcu(milliDcu: Int64 | undefined): string {
   return `${trimNumber(int64(milliDcu) / 1000, 2)} DCU`;
 }
 
-/** milli-DCU-seconds as DCU-hours (`0.431 DCU·h`), or DCU-seconds when tiny (`12 DCU·s`). */
+/**
+ * Usage so far in one unit, DCU-hours: `0 DCU·h`, `0.00017 DCU·h` (two
+ * significant digits below 10), `12.3 DCU·h`, `1234 DCU·h`.
+ */
 export function formatDcuHours(milliDcuSeconds: Int64 | undefined): string {
-  const seconds = int64(milliDcuSeconds) / 1000;
-  const hours = seconds / 3600;
-  if (hours < 0.001) {
-    return `${trimNumber(seconds, 1)} DCU·s`;
+  const hours = Math.max(0, int64(milliDcuSeconds)) / 1000 / 3600;
+  if (hours === 0) {
+    return '0 DCU·h';
   }
-  return `${trimNumber(hours, hours < 10 ? 3 : 1)} DCU·h`;
+  if (hours < 0.00001) {
+    return '<0.00001 DCU·h';
+  }
+  if (hours < 10) {
+    const digits = Math.max(0, 1 - Math.floor(Math.log10(hours)));
+    return `${trimNumber(hours, digits)} DCU·h`;
+  }
+  if (hours < 1000) {
+    return `${trimNumber(hours, 1)} DCU·h`;
+  }
+  return `${Math.round(hours)} DCU·h`;
 }
 
 /** GB-seconds as GB-hours. */

@@ -200,8 +200,9 @@ def test_remote_errors_read_like_local_ones() -> None:
     "line, expected",
     [
         ("frobnicate", "invalid choice: 'frobnicate'"),
-        ("create --ttl forever", "invalid duration 'forever'"),
-        ("create --max-idle 0s", "must be positive"),
+        ("create --ttl forever", "'forever': Write a duration such as 90s, 30m, 2h or 1d."),
+        ("create --max-idle 0s", "'0s': At least 10 minutes."),
+        ("create --ttl 5m", "argument --ttl: '5m': At least 10 minutes."),
         ("create --kernel ruby", "invalid choice: 'ruby'"),
         ("create --kernel python --spark-connect", "not allowed with argument"),
         ("create --label novalue", "expected KEY=VALUE"),

@@ -196,9 +196,9 @@ def test_malformed_events_raise_value_error(kind: str, data: Any) -> None:
         (59.9, "59s"),
         (60, "1m"),
         (3599, "59m"),
-        (3600, "1h00m"),
-        (5430, "1h30m"),
-        (86400 + 7200, "1d2h"),
+        (3600, "1h 00m"),
+        (5430, "1h 30m"),
+        (86400 + 7200, "1d 2h"),
         (-5, "0s"),
     ],
 )
@@ -225,7 +225,7 @@ def test_row_of_an_active_session() -> None:
     assert view.age == "11m" and view.in_state == "10m"
     assert view.idle == "20m"  # 30 min idle TTL from stateTime, 10 min gone
     assert "At least 20m left" in view.idle_title
-    assert view.usage == "4 DCU · 2 DCU-h"
+    assert view.usage == "4 DCU · 2 DCU·h"
     assert view.mine and view.labels == (("team", "data"),)  # no system labels
     assert view.can_terminate and view.can_delete and not view.busy
 
@@ -247,7 +247,7 @@ def test_usage_of_final_and_new_sessions() -> None:
     done = Session.from_json(
         sj("x", "TERMINATED", runtimeInfo={"approximateUsage": {"milliDcuSeconds": "1552350"}})
     )
-    assert usage_text(done)[0] == "0.431 DCU-h"
+    assert usage_text(done)[0] == "0.43 DCU·h"
     assert "1552350 milli-DCU-seconds" in usage_text(done)[1]
     fresh = Session.from_json(sj("y", "CREATING"))
     assert usage_text(fresh)[0] == "-"
@@ -292,11 +292,11 @@ def test_filters_by_state_and_mine() -> None:
     ("value", "expected"),
     [
         ("good-id", None),
-        ("", "is required"),
-        ("Bad_Id", "lowercase letters, digits and hyphens"),
-        ("abc", "4 to 63 characters"),
-        ("ends-with-", "not ending with a hyphen"),
-        ("9starts", "starting with a letter"),
+        ("", "Enter a session ID."),
+        ("Bad_Id", "Start with a lowercase letter."),
+        ("abc", "Use at least 4 characters."),
+        ("ends-with-", "Do not end with a hyphen."),
+        ("9starts", "Start with a lowercase letter."),
     ],
 )
 def test_session_id_messages(value: str, expected: str | None) -> None:
@@ -323,9 +323,9 @@ def test_session_id_already_in_the_table() -> None:
         ("", None, None),
         ("30m", 1800, None),
         ("1h30m", 5400, None),
-        ("2 hours", None, "use forms like 90s, 30m"),
-        ("5m", None, "between 10m and 14d, got 5m"),
-        ("15d", None, "between 10m and 14d"),
+        ("2 hours", None, "Write a duration such as 90s, 30m, 2h or 1d."),
+        ("5m", None, "At least 10 minutes."),
+        ("15d", None, "At most 14 days."),
     ],
 )
 def test_durations(text: str, seconds: int | None, error: str | None) -> None:

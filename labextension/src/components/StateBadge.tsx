@@ -1,7 +1,7 @@
 import React from 'react';
 import type { SessionState } from '../types';
 
-const LABELS: Record<SessionState, string> = {
+export const STATE_LABELS: Record<SessionState, string> = {
   STATE_UNSPECIFIED: 'Unknown',
   CREATING: 'Creating',
   ACTIVE: 'Active',
@@ -10,13 +10,23 @@ const LABELS: Record<SessionState, string> = {
   FAILED: 'Failed'
 };
 
-const DESCRIPTIONS: Record<SessionState, string> = {
+export const STATE_DESCRIPTIONS: Record<SessionState, string> = {
   STATE_UNSPECIFIED: 'The state is not known',
   CREATING: 'Being created; not running yet',
   ACTIVE: 'Running',
   TERMINATING: 'Shutting down',
   TERMINATED: 'Terminated; delete it to reuse its ID',
   FAILED: 'No longer running because of an error'
+};
+
+/** The theme variable each state is drawn in (the same in the magics and the widget panel). */
+export const STATE_COLOUR_VARS: Record<SessionState, string> = {
+  STATE_UNSPECIFIED: '--jp-ui-font-color3',
+  CREATING: '--jp-brand-color1',
+  ACTIVE: '--jp-success-color1',
+  TERMINATING: '--jp-warn-color1',
+  TERMINATED: '--jp-ui-font-color2',
+  FAILED: '--jp-error-color1'
 };
 
 /** States shown with a spinner. */
@@ -40,18 +50,23 @@ export function StateBadge(props: IStateBadgeProps): JSX.Element {
     <span
       className={`jp-sessions-badge ${badgeClass(state)}`}
       data-state={state}
-      title={`${state}: ${DESCRIPTIONS[state]}`}
+      style={
+        {
+          '--jp-sessions-state-color': `var(${STATE_COLOUR_VARS[state]})`
+        } as React.CSSProperties
+      }
+      title={`${state}: ${STATE_DESCRIPTIONS[state]}`}
     >
       {isTransitional(state) ? (
         <span
           className="jp-sessions-spinner"
           role="progressbar"
-          aria-label={`${LABELS[state]}…`}
+          aria-label={`${STATE_LABELS[state]}…`}
         />
       ) : (
         <span className="jp-sessions-badge-dot" aria-hidden="true" />
       )}
-      {LABELS[state]}
+      {STATE_LABELS[state]}
     </span>
   );
 }
