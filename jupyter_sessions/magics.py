@@ -479,7 +479,10 @@ class SessionMagics(Magics):
             return None
 
         timeout = args.timeout.total_seconds() if args.timeout else None
-        return kernel.execute(cell, timeout=timeout, alive=alive)
+        # The notebook's number of this cell (IPython stores it on the running cell's result).
+        running = getattr(getattr(self.shell, "displayhook", None), "exec_result", None)
+        local_cell = getattr(running, "execution_count", None)
+        return kernel.execute(cell, timeout=timeout, alive=alive, local_cell=local_cell)
 
 
 def _connect(how: dict[str, str | None]) -> SessionsClient:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import abc
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -132,9 +133,13 @@ class _CellRunner(abc.ABC):
         *,
         timeout: float | None = None,
         alive: Callable[[], str | None] | None = None,
+        local_cell: int | None = None,
     ) -> RemoteResult | None:
         """Run ``code``, relaying its output; return its result (the value of a last
         expression) or raise the remote error if it fails.
+
+        ``local_cell`` is the notebook's execution count of the cell: the remote traceback's
+        ``Cell In[N]`` frames of cells run this way point at the notebook's cells.
 
         ``alive()`` is asked after a while without output: a message means the session is
         gone (the cell fails with it); None means keep waiting.
@@ -142,6 +147,7 @@ class _CellRunner(abc.ABC):
         self._drain_stale()
         msg_id = self._send_execute(code)
         relay = _Relay()
+        cells: dict[int, int] = self.__dict__.setdefault("_local_cells", {})
         started = time.monotonic()
         last_seen = started
         interrupted = False
@@ -175,9 +181,11 @@ class _CellRunner(abc.ABC):
                 continue  # another client's cell in the same kernel
             if relay.handle(msg):
                 break
+        if relay.remote_cell is not None and local_cell is not None:
+            cells[relay.remote_cell] = local_cell
         if relay.error is not None:
             ename, evalue, tb = relay.error
-            raise remote_error(ename, evalue, tb, self.session_id)
+            raise remote_error(ename, evalue, point_at_local_cells(tb, cells), self.session_id)
         if interrupted:
             raise SessionError(
                 f"Interrupted; the cell in session {self.session_id} was interrupted too"
@@ -472,12 +480,31 @@ def _error_message(response: Any, fallback: str) -> str:
     return f"{fallback} (HTTP {response.status_code})"
 
 
+_ANSI = r"(?:\x1b\[[0-9;]*m)*"
+# IPython's frame header of a cell: ``Cell In[4], line 2`` (coloured, in IPython 8 and 9).
+_CELL_REF = re.compile(rf"(Cell{_ANSI}\s{_ANSI})In ?\[(\d+)\]")
+
+
+def point_at_local_cells(traceback: list[str], cells: dict[int, int]) -> list[str]:
+    """Rewrite ``Cell In[N]`` of the remote cells run from this notebook to the notebook's
+    own cell numbers; a remote cell run elsewhere reads ``Session cell [N]``."""
+
+    def local(match: re.Match[str]) -> str:
+        remote = int(match.group(2))
+        if remote in cells:
+            return f"{match.group(1)}In[{cells[remote]}]"
+        return f"{match.group(1)}Session cell [{remote}]"
+
+    return [_CELL_REF.sub(local, line) for line in traceback]
+
+
 class _Relay:
     """Re-emits one request's IOPub messages in this kernel."""
 
     def __init__(self) -> None:
         self.error: tuple[str, str, list[str]] | None = None
         self.result: RemoteResult | None = None
+        self.remote_cell: int | None = None
 
     def handle(self, msg: dict[str, Any]) -> bool:
         """Relay one message; True once the request is finished (the kernel went idle)."""
@@ -485,7 +512,10 @@ class _Relay:
 
         kind = msg.get("msg_type") or msg.get("header", {}).get("msg_type", "")
         content = msg.get("content", {})
-        if kind == "stream":
+        if kind == "execute_input":
+            count = content.get("execution_count")
+            self.remote_cell = count if isinstance(count, int) else None
+        elif kind == "stream":
             out = sys.stderr if content.get("name") == "stderr" else sys.stdout
             out.write(content.get("text", ""))
             out.flush()

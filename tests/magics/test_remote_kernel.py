@@ -4,6 +4,7 @@ IOPub messages are timestamped, so streaming and interrupts are measured, not as
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -129,6 +130,28 @@ def test_cell_timeout_interrupts_the_remote_code(frontend: Frontend) -> None:
     assert reply["status"] == "error" and reply["ename"] == "SessionError", reply
     assert "longer than its 1s timeout" in reply["evalue"]
     assert time.monotonic() - start < 10
+
+
+def test_remote_tracebacks_point_at_the_notebooks_cells(frontend: Frontend) -> None:
+    """Given a function defined by one %%session cell and called by a later one, when the
+    call fails, then the traceback's ``Cell In[N]`` frames are the notebook's cell numbers
+    (not the session kernel's), and the result of a last expression is the cell's result."""
+    for _ in range(3):  # local cells move the notebook's count away from the remote one
+        reply, _ = frontend.run("1")
+        assert reply["status"] == "ok"
+    define, _ = frontend.run("%%session\ndef explode():\n    return 1 / 0")
+    assert define["status"] == "ok"
+    call, seen = frontend.run("%%session\nx = 1\nexplode()")
+    assert call["status"] == "error" and call["ename"] == "ZeroDivisionError", call
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(call["traceback"]))
+    cited = [int(n) for n in re.findall(r"Cell In\[(\d+)\]", plain)]
+    assert cited == [call["execution_count"], define["execution_count"]], plain
+    assert "Session cell" not in plain
+    result, seen = frontend.run("%%session\n6 * 7")
+    assert result["status"] == "ok"
+    results = [m for _, m in seen if m["msg_type"] == "execute_result"]
+    assert [m["content"]["data"]["text/plain"] for m in results] == ["42"]
+    assert results[0]["content"]["execution_count"] == result["execution_count"]
 
 
 def test_a_dying_session_kernel_fails_the_cell(
