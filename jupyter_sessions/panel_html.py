@@ -24,9 +24,8 @@ from .panel_state import (
     usage_text,
     user_labels,
 )
+from .present import STATE_STYLES, state_style
 
-# Width of the id column (the row's select button) in pixels; the header matches it.
-ID_COLUMN_PX = 190
 MAX_LABEL_CHIPS = 3
 
 CSS = """
@@ -50,25 +49,50 @@ CSS = """
   color: var(--jp-warn-color1, #f57c00); }
 .jp-sessions-live-status-reconnecting .jp-sessions-live-status-dot {
   background: var(--jp-warn-color1, #f57c00); }
-.jp-sessions-live-grid { display: grid; align-items: center; column-gap: 8px;
-  grid-template-columns: 128px 64px 72px minmax(110px, 1.2fr) minmax(90px, 1fr) 120px 72px; }
-.jp-sessions-live-grid > span { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+/* The table: one grid template for the header and every row, chosen by the table's own
+   width (a container query), so columns stay aligned from 500 to 1400 px; narrow tables
+   drop the secondary columns. Ids keep one column width everywhere, cut with an ellipsis
+   (the full id is in the tooltip). */
+.jp-sessions-live-table { container-type: inline-size; container-name: jp-sessions-live;
+  --jp-sessions-live-idw: clamp(150px, 26%, 320px); }
+.jp-sessions-live-grid { display: grid; align-items: center; column-gap: 8px; min-width: 0;
+  grid-template-columns: 104px 64px 72px minmax(0, 1.2fr) minmax(0, 1fr) minmax(0, 1fr) 80px; }
+.jp-sessions-live-grid > span { overflow: hidden; text-overflow: ellipsis; white-space: nowrap;
+  min-width: 0; }
+@container jp-sessions-live (max-width: 900px) {
+  .jp-sessions-live-grid { grid-template-columns: 104px 64px minmax(0, 1fr) minmax(0, 1fr) 80px; }
+  .jp-sessions-live-col-in-state, .jp-sessions-live-col-creator { display: none; }
+}
+@container jp-sessions-live (max-width: 640px) {
+  .jp-sessions-live-table { --jp-sessions-live-idw: clamp(130px, 34%, 220px); }
+  .jp-sessions-live-grid { grid-template-columns: 104px 56px minmax(0, 1fr) 72px; }
+  .jp-sessions-live-col-labels { display: none; }
+}
 .jp-sessions-live-header { font-weight: 600; color: var(--jp-ui-font-color2, #616161);
   border-bottom: 1px solid var(--jp-border-color2, #ccc); padding: 2px 0; }
-.jp-sessions-live-header-id { display: inline-block; width: __IDW__px; }
+.jp-sessions-live-head { display: flex; align-items: center; min-width: 0; }
+.jp-sessions-live-header-id { flex: none; width: var(--jp-sessions-live-idw);
+  margin-right: 4px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .jp-sessions-live-row { border-bottom: 1px solid var(--jp-border-color3, #eee); }
-.jp-sessions-live-row-select button, .jp-sessions-live-row-select { text-align: left; }
-.jp-sessions-live-row-selected { background: var(--jp-layout-color2, #eef); }
-.jp-sessions-live-badge { display: inline-flex; align-items: center; gap: 4px; padding: 0 7px;
-  border-radius: 9px; font-size: 0.9em; font-weight: 600; color: #fff; line-height: 18px; }
-.jp-sessions-live-state-creating { background: #1976d2; }
-.jp-sessions-live-state-active { background: #2e7d32; }
-.jp-sessions-live-state-terminating { background: #ef6c00; }
-.jp-sessions-live-state-terminated { background: #757575; }
-.jp-sessions-live-state-failed { background: #c62828; }
-.jp-sessions-live-state-unknown { background: #9e9e9e; }
-.jp-sessions-live-spinner { width: 9px; height: 9px; border: 2px solid rgba(255,255,255,0.45);
-  border-top-color: #fff; border-radius: 50%;
+.jp-sessions-live-row > .widget-html { flex: 1 1 0; min-width: 0; margin: 0; }
+.jp-sessions-live-row > .widget-html > .widget-html-content { min-width: 0; }
+.jp-sessions-live-row-select, .jp-sessions-live-row-select.jupyter-button {
+  flex: none; width: var(--jp-sessions-live-idw); text-align: left; overflow: hidden;
+  text-overflow: ellipsis; white-space: nowrap; font-family: var(--jp-code-font-family, monospace);
+  font-size: var(--jp-code-font-size, 13px); background: transparent;
+  color: var(--jp-ui-font-color1, #212121); }
+.jp-sessions-live-row-select:hover { background: var(--jp-layout-color2, #eee); }
+.jp-sessions-live-row-selected { background: var(--jp-layout-color2, #eee);
+  box-shadow: inset 3px 0 0 var(--jp-brand-color1, #1976d2); }
+.jp-sessions-live-row-selected .jp-sessions-live-row-select { font-weight: 600; }
+/* State badges: the state's theme colour as text and outline, as in the side panel. */
+.jp-sessions-live-badge { --jp-sessions-live-state: var(--jp-ui-font-color3, #9e9e9e);
+  display: inline-flex; align-items: center; gap: 4px; padding: 0 6px; border-radius: 9px;
+  font-size: 0.9em; font-weight: 600; line-height: 16px; white-space: nowrap;
+  color: var(--jp-sessions-live-state); border: 1px solid var(--jp-sessions-live-state); }
+__STATE_RULES__
+.jp-sessions-live-spinner { width: 8px; height: 8px; border: 2px solid currentcolor;
+  border-right-color: transparent; border-radius: 50%;
   animation: jp-sessions-live-spin 0.8s linear infinite; }
 @keyframes jp-sessions-live-spin { to { transform: rotate(360deg); } }
 .jp-sessions-live-label { display: inline-block; padding: 0 5px; margin-right: 3px;
@@ -95,9 +119,18 @@ CSS = """
 .jp-sessions-live-message-error { color: var(--jp-error-color1, #d32f2f); }
 .jp-sessions-live-message-busy { color: var(--jp-ui-font-color1, #222); }
 </style>
-""".replace("__IDW__", str(ID_COLUMN_PX))
+""".replace(
+    "__STATE_RULES__",
+    "\n".join(
+        f".jp-sessions-live-state-{STATE_CLASSES.get(state, 'unknown')} "
+        f"{{ --jp-sessions-live-state: {style.css_colour}; }}"
+        for state, style in STATE_STYLES.items()
+    ),
+)
 
 COLUMNS = ("State", "Age", "In state", "Creator", "Labels", "Usage", "Idle TTL")
+# The CSS class of each column (``jp-sessions-live-col-<key>``): narrow tables hide some.
+COLUMN_KEYS = ("state", "age", "in-state", "creator", "labels", "usage", "idle")
 
 
 def e(value: object) -> str:
@@ -110,18 +143,23 @@ def badge(state: State, *, current: bool = True) -> str:
     cls = STATE_CLASSES.get(state, "unknown")
     spinning = current and state.is_transition
     spinner = '<span class="jp-sessions-live-spinner"></span>' if spinning else ""
+    style = state_style(state)
     return (
         f'<span class="jp-sessions-live-badge jp-sessions-live-state-{cls}" '
-        f'title="{e(state.name)}">{spinner}{e(state.name)}</span>'
+        f'data-state="{e(state.name)}" title="{e(state.name)}: {e(style.description)}">'
+        f"{spinner}{e(style.label)}</span>"
     )
 
 
 def header_html() -> str:
-    cells = "".join(f"<span>{e(c)}</span>" for c in COLUMNS)
+    cells = "".join(
+        f'<span class="jp-sessions-live-col-{key}" title="{e(c)}">{e(c)}</span>'
+        for key, c in zip(COLUMN_KEYS, COLUMNS, strict=True)
+    )
     return (
-        '<div style="display:flex;align-items:center">'
+        '<div class="jp-sessions-live-head">'
         '<span class="jp-sessions-live-header-id">Session</span>'
-        f'<div class="jp-sessions-live-grid" style="flex:1">{cells}</div></div>'
+        f'<div class="jp-sessions-live-grid" style="flex:1 1 0">{cells}</div></div>'
     )
 
 
@@ -143,20 +181,23 @@ def row_cells_html(view: RowView) -> str:
     state_title = f"Since {view.state_since}" + (
         f": {view.state_message}" if view.state_message else ""
     )
-    creator_cls = ' class="jp-sessions-live-mine"' if view.mine else ""
     creator_title = view.creator + (" (you)" if view.mine else "")
+    mine = " jp-sessions-live-mine" if view.mine else ""
     cells = [
-        f'<span title="{e(state_title)}">{badge(view.state)}</span>',
-        f'<span title="Created {e(view.created)}">{e(view.age)}</span>',
-        f'<span title="{e(state_title)}">{e(view.in_state)}</span>',
-        f'<span{creator_cls} title="{e(creator_title)}">{e(view.creator)}</span>',
-        f'<span title="{e(all_labels)}">{labels_html(view.labels)}</span>',
-        f'<span title="{e(view.usage_title)}">{e(view.usage)}</span>',
-        f'<span title="{e(view.idle_title)}">{e(view.idle)}</span>',
+        ("state", "", state_title, badge(view.state)),
+        ("age", "", f"Created {view.created}", e(view.age)),
+        ("in-state", "", state_title, e(view.in_state)),
+        ("creator", mine, creator_title, e(view.creator)),
+        ("labels", "", all_labels, labels_html(view.labels)),
+        ("usage", "", view.usage_title, e(view.usage)),
+        ("idle", "", view.idle_title, e(view.idle)),
     ]
-    return (
-        f'<div class="jp-sessions-live-grid" data-session="{e(view.name)}">{"".join(cells)}</div>'
+    spans = "".join(
+        f'<span class="jp-sessions-live-col-{key}{extra}" data-col="{key}" title="{e(title)}">'
+        f"{inner}</span>"
+        for key, extra, title, inner in cells
     )
+    return f'<div class="jp-sessions-live-grid" data-session="{e(view.name)}">{spans}</div>'
 
 
 def status_html(view: StatusView) -> str:

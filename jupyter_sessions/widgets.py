@@ -99,13 +99,14 @@ class _Row:
 
     def __init__(self, name: str, on_select: Callable[[str], None]) -> None:
         session_id = name.rsplit("/", 1)[-1]
+        # The id column's width comes from the table's CSS (it follows the table's width).
         self.button = widgets.Button(
             description=session_id,
-            tooltip=f"Show the details of {session_id}",
-            layout=widgets.Layout(width=f"{H.ID_COLUMN_PX}px", margin="1px 4px 1px 0"),
+            tooltip=f"{session_id}: show its details",
+            layout=widgets.Layout(width="var(--jp-sessions-live-idw)", margin="1px 4px 1px 0"),
         )
         self.button.add_class("jp-sessions-live-row-select")
-        self.cells = widgets.HTML(layout=widgets.Layout(flex="1 1 auto"))
+        self.cells = widgets.HTML(layout=widgets.Layout(flex="1 1 0", min_width="0"))
         self.box = widgets.HBox(
             [self.button, self.cells], layout=widgets.Layout(align_items="center")
         )
@@ -117,8 +118,7 @@ class _Row:
         if self.cells.value != html:
             self.cells.value = html
         if selected != self.selected:
-            with self.box.hold_sync(), self.button.hold_sync():
-                self.button.button_style = "info" if selected else ""
+            with self.box.hold_sync():
                 if selected:
                     self.box.add_class("jp-sessions-live-row-selected")
                 else:
@@ -139,7 +139,7 @@ class CreateForm:
     def __init__(self, on_submit: Callable[[], Action | None], on_cancel: Callable[[], None]):
         self._on_submit = on_submit
         style = {"description_width": "100px"}
-        wide = widgets.Layout(width="460px")
+        wide = widgets.Layout(width="100%", max_width="460px")
         self.session_id = widgets.Text(
             value=suggest_session_id(),
             description="Session id",
@@ -196,7 +196,15 @@ class CreateForm:
         rows: list[widgets.Widget] = []
         for name in FORM_FIELDS:
             rows += [self.field(name), self.errors[name]]
-        rows.append(widgets.HBox([self.create_button, self.cancel_button]))
+        # Why Create is disabled, beside it (nothing is sent while a field is invalid).
+        self.blocked = widgets.HTML()
+        self.blocked.add_class("jp-sessions-live-form-blocked")
+        rows.append(
+            widgets.HBox(
+                [self.create_button, self.cancel_button, self.blocked],
+                layout=widgets.Layout(align_items="center", flex_flow="row wrap"),
+            )
+        )
         self.box = widgets.VBox(rows, layout=widgets.Layout(display="none", margin="4px 0"))
         self.box.add_class("jp-sessions-live-form")
         self.known: Callable[[], dict[str, Session]] = dict
@@ -250,6 +258,19 @@ class CreateForm:
             elif not self.template.value and self.kernel.value == "":
                 self.kernel.value = "python"
         self.show_error(name, check_field(name, self.values(), self.known()))
+        self.refresh_create()
+
+    def refresh_create(self) -> None:
+        """Create is enabled only when every field is valid; otherwise say which to fix."""
+        errors = check_create_form(self.values(), self.known()).errors
+        names = [self.field(n).description for n in FORM_FIELDS if n in errors]
+        why = f"Fix {', '.join(names)} to create." if names else ""
+        with self.create_button.hold_sync():
+            self.create_button.disabled = bool(names)
+            self.create_button.tooltip = why or "Create the session"
+        html = f'<span class="jp-sessions-live-field-error">{H.e(why)}</span>' if why else ""
+        if self.blocked.value != html:
+            self.blocked.value = html
 
     def close(self) -> None:
         _close_tree(self.box)
@@ -715,6 +736,8 @@ class SessionsPanel(widgets.VBox):
             if self._closed:
                 return
             self.form.box.layout.display = "" if show else "none"
+            if show:
+                self.form.refresh_create()
             if self.new_button.value != show:
                 self.new_button.value = show
 

@@ -100,8 +100,11 @@ def test_selection_details_and_what_the_buttons_allow(panel: SessionsPanel) -> N
 
     panel.select("mine-active")
     assert not panel.terminate_button.disabled and not panel.delete_button.disabled
-    assert panel._rows[names("mine-active")[0]].button.button_style == "info"
-    assert panel._rows[names("other-new")[0]].button.button_style == ""
+    # The selected row is marked by the theme's colours, not a bright button style.
+    selected, other = panel._rows[names("mine-active")[0]], panel._rows[names("other-new")[0]]
+    assert "jp-sessions-live-row-selected" in selected.box._dom_classes
+    assert "jp-sessions-live-row-selected" not in other.box._dom_classes
+    assert selected.button.button_style == other.button.button_style == ""
     assert "State history" in panel.details_html.value
 
     panel.terminate_button.click()
@@ -212,3 +215,23 @@ def test_importing_the_package_does_not_import_widgets() -> None:
         "assert 'jupyter_sessions.widgets' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_create_is_disabled_while_a_field_is_invalid_and_says_why(panel: SessionsPanel) -> None:
+    """Given the create form, when a TTL is too short, then Create is disabled and the form
+    says which field to fix, in the same words as the side panel; fixing it enables Create."""
+    snapshot(panel)
+    panel.new_button.value = True
+    form = panel.form
+    form.session_id.value = "a-new-session"
+    assert not form.create_button.disabled and form.blocked.value == ""
+    form.ttl.value = "5m"
+    assert "At least 10 minutes." in form.errors["ttl"].value
+    assert form.create_button.disabled
+    assert "Fix TTL to create." in form.blocked.value
+    assert form.create_button.tooltip == "Fix TTL to create."
+    form.session_id.value = "Bad"
+    assert "Fix Session id, TTL to create." in form.blocked.value
+    form.session_id.value = "a-new-session"
+    form.ttl.value = "2h"
+    assert not form.create_button.disabled and form.blocked.value == ""
