@@ -37,7 +37,9 @@ log = logging.getLogger(__name__)
 # Seconds a feed request stays open before the follower reconnects (with its position).
 FEED_WAIT = 300.0
 # Statuses that mean "this backend has no change feed": poll it instead.
-NO_FEED = frozenset({404, 405, 501})
+NO_FEED = frozenset({400, 404, 405, 501})
+# A stream that ends sooner than this was not a feed staying open: wait before the next.
+SHORT_STREAM = 1.0
 # A Dataproc regional quota is 7,500 requests per minute; one server watching one parent
 # stays within this share of it (0.8%), however many panels are open.
 REGIONAL_QUOTA_PER_MINUTE = 7500
@@ -61,10 +63,12 @@ class FeedFollower:
         w = self.watcher
         backoff = 0.0
         while True:
+            opened = time.monotonic()
             try:
                 await self._follow_once()
-                backoff = 0.0  # the stream ended on time: reconnect at once
-                continue
+                if time.monotonic() - opened >= SHORT_STREAM:
+                    backoff = 0.0  # the stream ended on time: reconnect at once
+                    continue
             except FeedUnsupported:
                 log.info("The backend of %s has no change feed; polling it", w.parent)
                 return
@@ -102,6 +106,8 @@ class FeedFollower:
                 except ValueError:
                     data = None
                 raise errors.ApiError.from_http(response.status_code, data)
+            if not response.headers.get("content-type", "").startswith("application/x-ndjson"):
+                raise FeedUnsupported()  # something answered, but not a change feed
             self.connections += 1
             async for line in response.aiter_lines():
                 if line.strip():
@@ -109,6 +115,8 @@ class FeedFollower:
 
     def _apply(self, line: dict[str, Any]) -> None:
         w = self.watcher
+        if not isinstance(line, dict) or not line.get("position"):
+            raise FeedUnsupported()
         if line.get("reset"):
             self.resets += 1
             w.apply_listing({s["name"]: s for s in line.get("sessions", [])})

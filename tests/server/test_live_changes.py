@@ -335,3 +335,24 @@ def test_the_pacer_keeps_to_its_budget_and_backs_off_on_429() -> None:
     for _ in range(20):
         pacer.succeeded()
     assert delay(used_ago=300) == 10.0
+
+
+def test_a_backend_without_the_feed_is_polled(tmp_path: Path) -> None:
+    """Given a URL backend that answers every path with ``{}`` (no change feed), the
+    Watcher falls back to polling: the subscriber gets its snapshot and the backend stays
+    reachable, instead of a feed reconnecting in a loop."""
+    from ..reliability.test_faults import SlowBackend
+
+    with SlowBackend(stall=0.0) as backend:
+        config = sessions_config(backend=backend.url, steady_poll_interval=0.5)
+        server = JupyterServerProcess(tmp_path, config=config).start()
+        rec = SseRecorder(server)
+        try:
+            rec.wait(lambda r: "snapshot" in r.kinds(), timeout=30)
+            time.sleep(1.0)
+        finally:
+            rec.stop()
+            server.stop()
+    assert not any(k == "status" and not d["reachable"] for _, k, d in rec.events)
+    snapshot = next(d for _, k, d in rec.events if k == "snapshot")
+    assert snapshot["sessions"] == []
