@@ -248,7 +248,7 @@ def note_proxied(
     status = response.status_code
     if method != "GET" and status < 400:
         watcher.poke(full=method == "DELETE")  # a polled backend looks at once
-    if method != "GET" or "/sessions" not in path:
+    if method != "GET" or ("/sessions" not in path and "/operations/" not in path):
         return
     if status == 404 and _SESSION_PATH.match(path):
         watcher.forget(path)
@@ -263,6 +263,11 @@ def note_proxied(
         return
     if _SESSION_PATH.match(path):
         watcher.observe(data)
+    elif "/operations/" in path:
+        # A finished session operation carries the session as it then was.
+        done = data.get("response")
+        if isinstance(done, dict) and "/sessions/" in str(done.get("name", "")):
+            watcher.observe({k: v for k, v in done.items() if k != "@type"})
     elif path.endswith("/sessions"):
         for session in data.get("sessions") or []:
             if isinstance(session, dict):

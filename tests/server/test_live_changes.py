@@ -267,22 +267,43 @@ def test_polling_announces_states_passed_between_two_looks_in_order(dataproc: An
         rec.stop()
 
 
-def test_a_proxied_read_updates_subscribers_at_once(dataproc: Any) -> None:
-    """Given looks 4 s apart and a session created outside the proxy, when a user reads it
-    through the proxy, then the subscriber gets it from that read, before the next look."""
-    rec = SseRecorder(dataproc.server, DP_PARENT)
+@pytest.fixture(scope="module")
+def dataproc_quiet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Dataproc mode whose Watcher looks only once (its snapshot) within a test."""
+    stack = start_stack(
+        tmp_path_factory.mktemp("dp-quiet"),
+        transition_poll_interval=600.0,
+        active_poll_interval=600.0,
+        steady_poll_interval=600.0,
+        full_list_interval=600.0,
+        heartbeat_interval=1.0,
+    )
+    yield stack
+    stack.stop()
+
+
+@pytest.mark.parametrize("read", ["session", "operation"])
+def test_a_proxied_read_updates_subscribers_at_once(dataproc_quiet: Any, read: str) -> None:
+    """Given a Watcher that does not look again and a session created (and ACTIVE) outside
+    the proxy, nobody hears of it; when a user reads the session, or its finished create
+    operation, through the proxy, the subscriber gets the session from that read."""
+    rec = SseRecorder(dataproc_quiet.server, DP_PARENT)
     try:
         rec.wait(lambda r: "snapshot" in r.kinds())
-        with _emulator_client(dataproc) as other:
-            name = create(other, "rd-" + uuid.uuid4().hex[:6], DP_PARENT)
-        assert dataproc.api("GET", name).status_code == 200
+        with _emulator_client(dataproc_quiet) as other:
+            sid = "rd-" + uuid.uuid4().hex[:6]
+            op = other.post(f"/v1/{DP_PARENT}/sessions", params={"sessionId": sid}, json={})
+            op_name = op.json()["name"]
+            wait_for(lambda: other.get(f"/v1/{op_name}").json().get("done"), 30)
+        name = f"{DP_PARENT}/sessions/{sid}"
+        time.sleep(0.5)
+        assert session_events(rec, name) == []
+        path = name if read == "session" else op_name
+        assert dataproc_quiet.api("GET", path).status_code == 200
         rec.wait(lambda r: bool(session_events(r, name)), 10)
-        seen = next(t for t, k, d in rec.events if k == "session" and d["name"] == name)
-        records = dataproc.records()
-        read = max(r["time"] for r in records if r["path"] == f"/v1/{name}")
-        looks = [r["time"] for r in records if r["path"] == f"/v1/{DP_PARENT}/sessions"]
-        # The subscriber had it before the Watcher's next look reached the backend.
-        assert all(t < read or t > seen for t in looks), (read, seen, looks)
+        events = session_events(rec, name)
+        assert [e["state"] for e in events] == ["CREATING", "ACTIVE"]
+        assert events[0]["caughtUp"] is True and "caughtUp" not in events[1]
     finally:
         rec.stop()
 
