@@ -198,6 +198,9 @@ class DataprocBackend(Backend):
         self.retry_policy = retry_policy or RetryPolicy()
         self._auth = auth or GoogleAuth(quota_project=quota_project.strip())
         self._endpoint_error = ""
+        from .endpoint_settings import resolve_endpoint
+
+        endpoint, self.endpoint_source = resolve_endpoint(endpoint, env)
         try:
             self._api_root = endpoint_url(self.location, endpoint)
         except ValueError as exc:
@@ -418,6 +421,7 @@ class DataprocBackend(Backend):
             "endpoint": self.api_root,
             "projectSource": self.project_source,
             "locationSource": self.location_source,
+            "endpointSource": self.endpoint_source,
             "error": self.config_error,
         }
         if self._load_task is not None and self._load_task.done() and self._auth_error is None:
