@@ -17,6 +17,7 @@ MODULES = [
     "bench.bench_live",
     "bench.bench_kernels",
     "bench.bench_magics",
+    "bench.bench_spark",
 ]
 
 
