@@ -788,10 +788,11 @@ class SessionService:
             if rec.session.state == State.CREATING and _from_template(rec.session) == name
         )
         if starting:
+            they = "they are" if len(starting) > 1 else "it is"
             raise errors.FailedPrecondition(
-                f"Session Template {name} is used by session {', '.join(starting)}, which "
-                f"is still starting; delete it once {'they are' if len(starting) > 1 else 'it is'}"
-                " ACTIVE (sessions keep their own copy of the configuration)"
+                f"Template {name.rsplit('/', 1)[-1]} is used by session {', '.join(starting)}, "
+                f"which is still starting; delete it once {they} ACTIVE (sessions keep their "
+                "own copy of the configuration)"
             )
         with self.store.transaction(reserve=True):
             self.store.delete_template(name)

@@ -206,7 +206,11 @@ export function buildTemplate(
   delete runtime.version;
   delete runtime.properties;
   Object.assign(runtime, session.runtimeConfig ?? {});
-  body.runtimeConfig = runtime;
+  if (Object.keys(runtime).length) {
+    body.runtimeConfig = runtime;
+  } else {
+    delete body.runtimeConfig;
+  }
   const env = { ...(body.environmentConfig ?? {}) };
   const exec = { ...(env.executionConfig ?? {}) };
   delete exec.ttl;
@@ -220,29 +224,18 @@ export function buildTemplate(
   } else {
     delete exec.subnetworkUri;
   }
-  env.executionConfig = exec;
-  body.environmentConfig = env;
-  return pruneEmpty(body);
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** Without empty nested messages (a Spark Connect config stays `{}`). */
-function pruneEmpty<T extends object>(value: T): T {
-  const out: Record<string, unknown> = {};
-  for (const [key, field] of Object.entries(value)) {
-    if (isPlainObject(field) && key !== 'sparkConnectSession') {
-      const inner = pruneEmpty(field);
-      if (Object.keys(inner).length) {
-        out[key] = inner;
-      }
-    } else if (field !== undefined) {
-      out[key] = field;
-    }
+  if (Object.keys(exec).length) {
+    env.executionConfig = exec;
+  } else {
+    delete env.executionConfig;
   }
-  return out as T;
+  // What the form does not show stays as it was, empty messages included.
+  if (Object.keys(env).length) {
+    body.environmentConfig = env;
+  } else {
+    delete body.environmentConfig;
+  }
+  return body;
 }
 
 /** Seconds as the form writes them: `2h`, `1h30m`, `90s`, `1d`. */

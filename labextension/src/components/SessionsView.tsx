@@ -240,7 +240,20 @@ export function SessionsView(props: ISessionsViewProps): JSX.Element {
               role="tab"
               className="jp-sessions-tab"
               aria-selected={tab === name}
-              onClick={() => templates.showTab(name)}
+              title={
+                tab === name
+                  ? `Back to the list of ${name}`
+                  : `Show the ${name}`
+              }
+              onClick={() => {
+                if (tab !== name) {
+                  templates.showTab(name);
+                } else if (name === 'templates') {
+                  templates.showList();
+                } else {
+                  model.showList();
+                }
+              }}
             >
               {name === 'sessions' ? 'Sessions' : 'Templates'}
             </button>

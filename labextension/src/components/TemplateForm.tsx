@@ -205,7 +205,7 @@ export function TemplateForm(props: ITemplateFormProps): JSX.Element {
           Labels
         </label>
         {values.labels.length ? (
-          <ul className="jp-sessions-chips" aria-label="Labels">
+          <ul className="jp-sessions-chips" aria-label="Labels added">
             {values.labels.map(label => (
               <li key={label} className="jp-sessions-chip">
                 <span>{label}</span>
@@ -277,6 +277,7 @@ export function TemplateForm(props: ITemplateFormProps): JSX.Element {
               className="jp-sessions-input jp-sessions-mono"
               aria-label={`Property ${index + 1} key`}
               placeholder="spark:spark.executor.cores"
+              title={row.key}
               value={row.key}
               spellCheck={false}
               onChange={event =>
@@ -288,6 +289,7 @@ export function TemplateForm(props: ITemplateFormProps): JSX.Element {
               className="jp-sessions-input jp-sessions-mono"
               aria-label={`Property ${index + 1} value`}
               placeholder="4"
+              title={row.value}
               value={row.value}
               spellCheck={false}
               onChange={event =>

@@ -81,6 +81,9 @@ function WriteMessage(props: {
   if (!write || (props.name && write.name !== props.name)) {
     return null;
   }
+  if (write.phase === 'failed' && write.kind !== 'delete') {
+    return null; // the form showed it, and nothing was written
+  }
   const failed = write.phase === 'failed';
   return (
     <div
