@@ -29,7 +29,8 @@ LOGIN_HINT = (
     "GOOGLE_APPLICATION_CREDENTIALS at a service account key)"
 )
 # google-auth itself refreshes 3m45s ahead; a long request or a slow clock needs more.
-REFRESH_MARGIN = timedelta(minutes=5)
+# google-auth's own margin (google.auth._helpers.REFRESH_THRESHOLD: 3 min 45 s).
+REFRESH_MARGIN = timedelta(minutes=3, seconds=45)
 # google-auth's own default is 120 s per token request: too long for an interactive call.
 TOKEN_REQUEST_TIMEOUT = 20.0
 
@@ -93,10 +94,10 @@ def _utcnow_like(value: datetime) -> datetime:
 class _TimedRequest:
     """google-auth's requests transport with a bounded timeout per token request."""
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, session: Any = None) -> None:
         import google.auth.transport.requests
 
-        self._inner = google.auth.transport.requests.Request()
+        self._inner = google.auth.transport.requests.Request(session=session)
         self._timeout = timeout
 
     def __call__(
@@ -130,8 +131,13 @@ class GoogleAuth:
         scopes: tuple[str, ...] = (CLOUD_PLATFORM_SCOPE,),
         refresh_margin: timedelta = REFRESH_MARGIN,
         token_timeout: float = TOKEN_REQUEST_TIMEOUT,
+        http_session: Any = None,
+        proxy_note: str = "",
     ) -> None:
         self._credentials = credentials
+        #: requests Session for token requests (a proxy, a CA bundle); None: requests' own.
+        self._http_session = http_session
+        self._proxy_note = proxy_note
         self._project = ""
         self._quota_project = quota_project
         self._scopes = scopes
@@ -221,13 +227,16 @@ class GoogleAuth:
                 return
             google_auth = import_google_auth()
             if self._request is None:
-                self._request = _TimedRequest(self._token_timeout)
+                self._request = _TimedRequest(self._token_timeout, self._http_session)
             try:
                 creds.refresh(self._request)
             except google_auth.exceptions.TransportError as exc:
+                from .transport_errors import plain_reason
+
+                via = f" through {self._proxy_note}" if self._proxy_note else ""
                 raise errors.Unavailable(
-                    f"Cannot reach Google's token endpoint to refresh credentials: "
-                    f"{_first_line(exc)}"
+                    f"Cannot reach Google's token endpoint{via} to refresh credentials: "
+                    f"{plain_reason(exc)}."
                 ) from None
             except google_auth.exceptions.GoogleAuthError as exc:
                 # RefreshError, or OAuthError from the STS flows: the login is no good.

@@ -142,6 +142,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "leaving session runtimes running for the next start to re-adopt",
     )
     p.add_argument("--ready-file", default=None, help="write {url, port, pid} here once serving")
+    p.add_argument(
+        "--tls-cert",
+        default=None,
+        metavar="PEM",
+        help="serve HTTPS with this certificate (chain), e.g. to play Dataproc behind a proxy",
+    )
+    p.add_argument("--tls-key", default=None, metavar="PEM", help="the certificate's key")
     from .runtimes.session_python import add_arguments as add_session_python_arguments
 
     add_session_python_arguments(p)
@@ -246,13 +253,21 @@ async def _serve(args: argparse.Namespace) -> int:
         gateway_parent=args.gateway_parent,
         kernel_start_timeout=args.kernel_start_timeout,
     )
-    server = tornado.httpserver.HTTPServer(app, max_body_size=4 * 1024 * 1024)
+    ssl_options = None
+    if args.tls_cert:
+        import ssl
+
+        ssl_options = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ssl_options.load_cert_chain(args.tls_cert, args.tls_key or None)
+    server = tornado.httpserver.HTTPServer(
+        app, max_body_size=4 * 1024 * 1024, ssl_options=ssl_options
+    )
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     sockets = tornado.netutil.bind_sockets(args.port, args.host, family=family)
     server.add_sockets(sockets)
     port = sockets[0].getsockname()[1]
     host = f"[{args.host}]" if ":" in args.host else args.host
-    url = f"http://{host}:{port}"
+    url = f"{'https' if ssl_options else 'http'}://{host}:{port}"
     lock.update(url=url, parentPid=args.parent_pid)
     if args.ready_file:
         tmp = Path(args.ready_file + ".tmp")

@@ -110,6 +110,23 @@ class SessionsExtensionApp(ExtensionApp):
     request_timeout = Float(
         30.0, config=True, help="Timeout in seconds of each request to the sessions backend."
     )
+    proxy = Unicode(
+        "",
+        config=True,
+        help=(
+            "Proxy of calls to Google with the 'dataproc' backend (http://[user:pass@]host:port); "
+            "default: HTTPS_PROXY (HTTP_PROXY for http:// URLs), hosts in NO_PROXY excepted. "
+            "Never used for the local emulator."
+        ),
+    )
+    ca_bundle = Unicode(
+        "",
+        config=True,
+        help=(
+            "PEM file of certificate authorities trusted for calls to Google besides the "
+            "system's (a TLS-inspecting proxy's); default: REQUESTS_CA_BUNDLE or SSL_CERT_FILE."
+        ),
+    )
     max_body_bytes = Int(
         4 * 1024 * 1024,
         config=True,
@@ -170,8 +187,15 @@ class SessionsExtensionApp(ExtensionApp):
     # --- wiring -----------------------------------------------------------------------
 
     def initialize_settings(self) -> None:
+        from .proxy_settings import network_settings
+
+        self.network = network_settings(self.proxy, self.ca_bundle)
         self.backend_impl = self._make_backend()
-        self.backend_client = BackendClient(self.backend_impl, self.request_timeout)
+        self.backend_client = BackendClient(
+            self.backend_impl,
+            self.request_timeout,
+            network=self.network if self.backend.strip() == "dataproc" else None,
+        )
         self.bus = EventBus(self.serverapp.event_logger if self.serverapp else None, self.log)
         self.watchers = WatcherRegistry(
             self.backend_client,
@@ -217,6 +241,7 @@ class SessionsExtensionApp(ExtensionApp):
                 self.log,
                 endpoint=self.dataproc_endpoint,
                 quota_project=self.quota_project,
+                network=self.network,
             )
         if kind.startswith(("http://", "https://")):
             return UrlBackend(kind)

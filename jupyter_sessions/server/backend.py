@@ -24,6 +24,7 @@ from .. import __version__
 from ..api import errors
 from ..retry_hints import retry_after
 from .loopback import LoopbackTransport
+from .proxy_settings import NetworkSettings
 from .supervisor import EmulatorSupervisor
 
 log = logging.getLogger(__name__)
@@ -185,22 +186,40 @@ class UrlBackend(Backend):
 class BackendClient:
     """Sends requests to the backend with bounded time and readable failures."""
 
-    def __init__(self, backend: Backend, timeout: float, max_connections: int = 64) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        timeout: float,
+        max_connections: int = 64,
+        network: NetworkSettings | None = None,
+    ) -> None:
         self.backend = backend
         self.timeout = timeout
+        #: Proxy and CA bundle of calls to Google (None: a local backend, never proxied).
+        self.network = network
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=32)
         options: dict[str, Any] = {
             "timeout": httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             "headers": {"User-Agent": f"jupyter-sessions/{__version__}"},
             "follow_redirects": False,
-            "trust_env": False,  # loopback and Google only; never a proxy from the environment
+            "trust_env": False,  # a proxy only from NetworkSettings, and only for Google
         }
         # A loopback backend gets a lean transport (most of the proxy's own time was the
         # generic HTTP stack's); streams (the change feed) keep httpx's.
-        self._client = httpx.AsyncClient(
-            transport=LoopbackTransport(httpx.AsyncHTTPTransport(limits=limits)), **options
-        )
-        self._streaming = httpx.AsyncClient(limits=limits, **options)
+        net = network.httpx_options(backend.api_root) if network is not None else {}
+        if "proxy" not in net and net.get("verify", True) is True:
+            self._client = httpx.AsyncClient(
+                transport=LoopbackTransport(httpx.AsyncHTTPTransport(limits=limits)), **options
+            )
+            self._streaming = httpx.AsyncClient(limits=limits, **options)
+        else:
+            # Through the proxy (or with the CA bundle) for both; no loopback shortcut.
+            self._client = httpx.AsyncClient(
+                transport=httpx.AsyncHTTPTransport(limits=limits, **net), **options
+            )
+            self._streaming = httpx.AsyncClient(
+                transport=httpx.AsyncHTTPTransport(limits=limits, **net), **options
+            )
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -250,6 +269,9 @@ class BackendClient:
                         exc.__class__.__name__,
                     )
                     continue
+                explained = self.network.explain(url, exc) if self.network else ""
+                if explained:
+                    raise errors.Unavailable(explained) from None
                 # Only a refused connection is safe to repeat: nothing reached the backend.
                 delay = (
                     policy.delay(attempt, started)

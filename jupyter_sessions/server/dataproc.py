@@ -25,6 +25,7 @@ from ..api import errors
 from ..api.names import PROJECT_RE
 from ..gcp_auth import LOGIN_HINT, GoogleAuth
 from .backend import Backend, RetryPolicy
+from .proxy_settings import NetworkSettings, redacted
 
 T = TypeVar("T")
 
@@ -182,6 +183,7 @@ class DataprocBackend(Backend):
         auth: GoogleAuth | None = None,
         environ: Mapping[str, str] | None = None,
         retry_policy: RetryPolicy | None = None,
+        network: NetworkSettings | None = None,
     ) -> None:
         super().__init__()
         self.log = logger or log
@@ -196,11 +198,19 @@ class DataprocBackend(Backend):
         self.location, self.location_source = location_setting.value, location_setting.source
         self.user = ""
         self.retry_policy = retry_policy or RetryPolicy()
-        self._auth = auth or GoogleAuth(quota_project=quota_project.strip())
         self._endpoint_error = ""
         from .endpoint_settings import resolve_endpoint
 
         endpoint, self.endpoint_source = resolve_endpoint(endpoint, env)
+        self.network = network
+        if auth is None and network is not None:
+            proxy, source = network.proxy_for("https://oauth2.googleapis.com/token")
+            auth = GoogleAuth(
+                quota_project=quota_project.strip(),
+                http_session=network.requests_session(),
+                proxy_note=f"the proxy {redacted(proxy)} ({source})" if proxy else "",
+            )
+        self._auth = auth or GoogleAuth(quota_project=quota_project.strip())
         try:
             self._api_root = endpoint_url(self.location, endpoint)
         except ValueError as exc:

@@ -76,11 +76,13 @@ async def lookup_project_number(app: SessionsExtensionApp) -> str:
     headers = await app.backend_impl.auth_headers()
     url = app.resource_manager_endpoint.rstrip("/") + f"/v1/projects/{project}"
     hint = "set SessionsExtensionApp.project_number (or kernel_gateway_url)"
+    network = getattr(app, "network", None)
     try:
         async with httpx.AsyncClient(
             timeout=LOOKUP_TIMEOUT,
             headers={"User-Agent": f"jupyter-sessions/{__version__}"},
             trust_env=False,
+            **(network.httpx_options(url) if network is not None else {}),
         ) as client:
             response = await client.get(url, headers=headers)
     except httpx.HTTPError as exc:
