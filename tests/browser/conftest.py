@@ -1,7 +1,7 @@
 """Browser fixtures: one real JupyterLab (with the simulated emulator behind the extension)
 and one Debian chromium driven by Playwright, shared by a test module.
 
-Screenshots go to ``artifacts/browser/`` at the repository root, one per step, plus one
+Screenshots go to ``artifacts/browser/<test module>/`` at the repository root, one per step, plus one
 named after any test that fails.
 """
 
@@ -77,11 +77,13 @@ class Lab(JupyterServerProcess):
 
 
 @pytest.fixture(scope="module")
-def artifacts() -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    for old in ARTIFACTS.glob("*.png"):
+def artifacts(request: pytest.FixtureRequest) -> Path:
+    """``artifacts/browser/<test module>/``: each module replaces only its own screenshots."""
+    folder = ARTIFACTS / request.module.__name__.rsplit(".", 1)[-1]
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.png"):
         old.unlink()
-    return ARTIFACTS
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +156,7 @@ def page(browser: Any, lab: Lab, artifacts: Path) -> Iterator[Any]:
 
 @pytest.fixture
 def shot(page: Any, artifacts: Path, request: pytest.FixtureRequest) -> Generator[Any, None, None]:
-    """``shot("step")`` saves ``artifacts/browser/<test>-<n>-<step>.png``; a failing test
+    """``shot("step")`` saves ``artifacts/browser/<module>/<test>-<n>-<step>.png``; a failing test
     leaves ``FAILED-<test>.png``."""
     test = re.sub(r"^test_", "", request.node.name)
     count = [0]
