@@ -1,8 +1,8 @@
 """Browser fixtures: one real JupyterLab (with the simulated emulator behind the extension)
 and one Debian chromium driven by Playwright, shared by a test module.
 
-Screenshots go to ``artifacts/browser/<test module>/`` at the repository root, one per step, plus one
-named after any test that fails.
+Screenshots go to ``artifacts/browser/<test module>/`` at the repository root, one per
+step, plus one named after any test that fails.
 """
 
 from __future__ import annotations
