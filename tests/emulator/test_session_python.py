@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from jupyter_sessions.api.model import Session
+from jupyter_sessions.render import SessionView
+
 from ..support import EmulatorProcess
 from .test_spark_sessions import create, execute
 
@@ -106,3 +109,5 @@ def test_without_java_sessions_work_and_say_spark_is_not_available(
     assert "jupyter-sessions[spark]" in note and "openjdk-17-jre-headless" in note
     got = json.loads(execute(endpoints["Jupyter Kernel Connection File"], PROBE))
     assert got["spark"] is False
+    described = SessionView.of(Session.from_json(s))._text()  # what `%session describe` prints
+    assert "Spark: not available locally: no Java runtime found" in described

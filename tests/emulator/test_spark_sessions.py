@@ -27,6 +27,7 @@ pytestmark = [
     pytest.mark.skipif(importlib.util.find_spec("pyspark") is None, reason="needs pyspark"),
     pytest.mark.skipif(shutil.which("java") is None, reason="needs java"),
     pytest.mark.timeout(600),
+    pytest.mark.spark,
 ]
 
 PARENT = "projects/spark-project/locations/local"

@@ -110,7 +110,6 @@ def local_conf(
     conf["spark.driver.host"] = "127.0.0.1"
     conf["spark.driver.bindAddress"] = "127.0.0.1"
     conf["spark.ui.port"] = str(free_port())
-    conf["spark.port.maxRetries"] = "0"  # the UI is where runtimeInfo says, or not at all
     return conf
 
 
