@@ -10,6 +10,7 @@ import json
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from queue import Empty
@@ -240,52 +241,50 @@ def settled_config(server: JupyterServerProcess) -> dict[str, Any]:
     return wait_for(settled, 60, what="the kernel gateway settled")
 
 
-def test_the_project_number_is_looked_up_once_for_googles_gateway(tmp_path: Path) -> None:
+@contextmanager
+def looked_up(
+    tmp_path: Path, number: str
+) -> Iterator[tuple[JupyterServerProcess, FakeResourceManager]]:
+    """A dataproc-mode server with no project number set, and the Resource Manager it asks
+    (answering ``number``)."""
     tokens = FakeTokenServer(tmp_path).start()
-    crm = FakeResourceManager(tokens, "987654321")
+    crm = FakeResourceManager(tokens, number)
     try:
         creds = tokens.write_credentials(tmp_path / "adc.json")
         server = start_server(
             tmp_path / "jupyter", tokens, creds, resource_manager_endpoint=crm.url
         )
         try:
-            config = settled_config(server)
-            # Google's gateway URL is built from the number the lookup returned
-            assert config["kernelGateway"] == (
-                "https://987654321-dot-us-central1.kernels.googleusercontent.com"
-            )
-            assert crm.seen == [f"/v1/projects/{PROJECT}"]
-            # That gateway cannot be reached from here: local kernels still work
-            with server.client() as jp:
-                specs = jp.get("api/kernelspecs")
-                assert specs.status_code == 200
-                assert "python3" in specs.json()["kernelspecs"]
-                assert "session" not in specs.json()["kernelspecs"]
+            yield server, crm
         finally:
             server.stop()
     finally:
         crm.stop()
         tokens.stop()
+
+
+def test_the_project_number_is_looked_up_once_for_googles_gateway(tmp_path: Path) -> None:
+    with looked_up(tmp_path, "987654321") as (server, crm):
+        config = settled_config(server)
+        # Google's gateway URL is built from the number the lookup returned
+        assert config["kernelGateway"] == (
+            "https://987654321-dot-us-central1.kernels.googleusercontent.com"
+        )
+        assert crm.seen == [f"/v1/projects/{PROJECT}"]
+        # That gateway cannot be reached from here: local kernels still work
+        with server.client() as jp:
+            specs = jp.get("api/kernelspecs")
+            assert specs.status_code == 200
+            assert "python3" in specs.json()["kernelspecs"]
+            assert "session" not in specs.json()["kernelspecs"]
 
 
 def test_a_failed_lookup_says_what_to_set(tmp_path: Path) -> None:
-    tokens = FakeTokenServer(tmp_path).start()
-    crm = FakeResourceManager(tokens, "not-a-number")
-    try:
-        creds = tokens.write_credentials(tmp_path / "adc.json")
-        server = start_server(
-            tmp_path / "jupyter", tokens, creds, resource_manager_endpoint=crm.url
-        )
-        try:
-            config = settled_config(server)
-            assert config["kernelGateway"] == ""
-            assert "project_number" in config["kernelGatewayError"]
-            with server.client() as jp:
-                r = jp.post("api/kernels", json={"name": "session"})
-                assert r.status_code == 404  # no such kernelspec here: only local ones
-                assert "project_number" in r.json()["message"]
-        finally:
-            server.stop()
-    finally:
-        crm.stop()
-        tokens.stop()
+    with looked_up(tmp_path, "not-a-number") as (server, _):
+        config = settled_config(server)
+        assert config["kernelGateway"] == ""
+        assert "project_number" in config["kernelGatewayError"]
+        with server.client() as jp:
+            r = jp.post("api/kernels", json={"name": "session"})
+            assert r.status_code == 404  # no such kernelspec here: only local ones
+            assert "project_number" in r.json()["message"]

@@ -289,15 +289,21 @@ def test_a_kernel_that_cannot_run_here_is_refused_with_a_reason(jp: httpx.Client
     assert after == before
 
 
+def open_session_kernel(
+    server: JupyterServerProcess, jp: httpx.Client
+) -> tuple[str, str, Channels]:
+    """A new session kernel: its id, its session's name, and a websocket to it."""
+    r = jp.post("api/kernels", json={"name": "session"})
+    assert r.status_code == 201, r.text
+    kid = r.json()["id"]
+    return kid, session_name(jp.get(f"api/kernels/{kid}").json()), Channels(server, kid)
+
+
 def test_a_notebook_survives_an_emulator_crash(
     server: JupyterServerProcess, jp: httpx.Client
 ) -> None:
     # Given a notebook on a session kernel with some state
-    r = jp.post("api/kernels", json={"name": "session"})
-    assert r.status_code == 201, r.text
-    kid = r.json()["id"]
-    name = session_name(jp.get(f"api/kernels/{kid}").json())
-    ch = Channels(server, kid)
+    kid, name, ch = open_session_kernel(server, jp)
     try:
         assert ch.value("kept = 'still here'; kept") == "'still here'"
         # When the embedded emulator is killed -9 (the supervisor restarts it)
@@ -327,11 +333,7 @@ def test_a_notebook_survives_an_emulator_crash(
 def test_a_killed_session_kernel_is_reported_dead_with_the_reason(
     server: JupyterServerProcess, jp: httpx.Client
 ) -> None:
-    r = jp.post("api/kernels", json={"name": "session"})
-    assert r.status_code == 201, r.text
-    kid = r.json()["id"]
-    name = session_name(jp.get(f"api/kernels/{kid}").json())
-    ch = Channels(server, kid)
+    kid, name, ch = open_session_kernel(server, jp)
     try:
         pid = int(ch.value("import os; os.getpid()") or 0)
         # When the session's kernel process is killed -9
