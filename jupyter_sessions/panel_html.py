@@ -53,23 +53,27 @@ CSS = """
    width (a container query), so columns stay aligned from 500 to 1400 px; narrow tables
    drop the secondary columns. Ids keep one column width everywhere, cut with an ellipsis
    (the full id is in the tooltip). */
-.jp-sessions-live-table { container-type: inline-size; container-name: jp-sessions-live;
+.jp-sessions-live-table { container-type: inline-size; container-name: jp-sessions-live; }
+.jp-sessions-live-header, .jp-sessions-live-row {
   --jp-sessions-live-idw: clamp(150px, 26%, 320px); }
 .jp-sessions-live-grid { display: grid; align-items: center; column-gap: 8px; min-width: 0;
-  grid-template-columns: 104px 64px 72px minmax(0, 1.2fr) minmax(0, 1fr) minmax(0, 1fr) 80px; }
+  grid-template-columns: 104px 64px 72px minmax(0, 1fr) minmax(0, 1fr) minmax(196px, 1.2fr) 72px; }
 .jp-sessions-live-grid > span { overflow: hidden; text-overflow: ellipsis; white-space: nowrap;
   min-width: 0; }
 @container jp-sessions-live (max-width: 900px) {
-  .jp-sessions-live-grid { grid-template-columns: 104px 64px minmax(0, 1fr) minmax(0, 1fr) 80px; }
+  .jp-sessions-live-grid {
+    grid-template-columns: 104px 64px minmax(0, 1fr) minmax(196px, 1.2fr) 72px; }
   .jp-sessions-live-col-in-state, .jp-sessions-live-col-creator { display: none; }
 }
 @container jp-sessions-live (max-width: 640px) {
-  .jp-sessions-live-table { --jp-sessions-live-idw: clamp(130px, 34%, 220px); }
-  .jp-sessions-live-grid { grid-template-columns: 104px 56px minmax(0, 1fr) 72px; }
-  .jp-sessions-live-col-labels { display: none; }
+  .jp-sessions-live-header, .jp-sessions-live-row {
+    --jp-sessions-live-idw: clamp(140px, 36%, 240px); }
+  .jp-sessions-live-grid { grid-template-columns: 100px 52px minmax(0, 1fr) 60px; }
+  .jp-sessions-live-col-labels, .jp-sessions-live-usage-rate { display: none; }
 }
 .jp-sessions-live-header { font-weight: 600; color: var(--jp-ui-font-color2, #616161);
   border-bottom: 1px solid var(--jp-border-color2, #ccc); padding: 2px 0; }
+.jp-sessions-live-table > .jp-sessions-live-header.widget-html { margin: 0; }
 .jp-sessions-live-head { display: flex; align-items: center; min-width: 0; }
 .jp-sessions-live-header-id { flex: none; width: var(--jp-sessions-live-idw);
   margin-right: 4px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
@@ -79,6 +83,9 @@ CSS = """
 .jp-sessions-live-row-select, .jp-sessions-live-row-select.jupyter-button {
   flex: none; width: var(--jp-sessions-live-idw); text-align: left; overflow: hidden;
   text-overflow: ellipsis; white-space: nowrap; font-family: var(--jp-code-font-family, monospace);
+  /* Ids that share a prefix differ at the end: a long id loses its start, not its end
+     (ids start with a letter and end with a letter or digit, so the order is kept). */
+  direction: rtl;
   font-size: var(--jp-code-font-size, 13px); background: transparent;
   color: var(--jp-ui-font-color1, #212121); }
 .jp-sessions-live-row-select:hover { background: var(--jp-layout-color2, #eee); }
@@ -175,6 +182,14 @@ def labels_html(labels: tuple[tuple[str, str], ...] | list[tuple[str, str]]) -> 
     return "".join(chips)
 
 
+def usage_html(usage: str) -> str:
+    """``rate · total``: narrow tables keep the total (the rate is in the tooltip)."""
+    rate, sep, total = usage.partition(" · ")
+    if not sep:
+        return e(usage)
+    return f'<span class="jp-sessions-live-usage-rate">{e(rate)} · </span>{e(total)}'
+
+
 def row_cells_html(view: RowView) -> str:
     """The cells of one row after its id (the id is the row's select button)."""
     all_labels = ", ".join(f"{k}={v}" if v else k for k, v in view.labels)
@@ -189,7 +204,7 @@ def row_cells_html(view: RowView) -> str:
         ("in-state", "", state_title, e(view.in_state)),
         ("creator", mine, creator_title, e(view.creator)),
         ("labels", "", all_labels, labels_html(view.labels)),
-        ("usage", "", view.usage_title, e(view.usage)),
+        ("usage", "", view.usage_title, usage_html(view.usage)),
         ("idle", "", view.idle_title, e(view.idle)),
     ]
     spans = "".join(

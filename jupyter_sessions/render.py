@@ -84,12 +84,13 @@ def usage_text(session: Session) -> str:
     info = session.runtime_info
     if info is None:
         return ""
+    # As the panels write it: the rate while it runs, then the total (``0.5 DCU · 0.1 DCU·h``).
     parts = []
+    if info.current_usage is not None and session.state == State.ACTIVE:
+        parts.append(format_dcu(info.current_usage.milli_dcu))
     if info.approximate_usage is not None:
         parts.append(dcu_hours(info.approximate_usage.milli_dcu_seconds))
-    if info.current_usage is not None and session.state == State.ACTIVE:
-        parts.append(f"now {format_dcu(info.current_usage.milli_dcu)}")
-    return ", ".join(parts)
+    return " · ".join(parts)
 
 
 def _execution(session: Session | SessionTemplate) -> Any:

@@ -142,7 +142,7 @@ class JupyterServerProcess:
     (or see) anything of the machine's own Jupyter setup.
     """
 
-    APPS = ("jupyter_server", "jupyterlab")
+    APPS = ("jupyter_server", "jupyterlab", "notebook")
 
     def __init__(
         self,
