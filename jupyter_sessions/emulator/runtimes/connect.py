@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import secrets
@@ -170,6 +171,8 @@ class SparkConnectRuntime(Runtime):
             raise RuntimeStartError(f"Could not start the Spark Connect server: {err}") from err
         data["pid"] = proc.pid
         self._procs[rid] = proc
+        # Until stopped: lets a later emulator stop it if no session's handle names it.
+        self._marker(rid).write_text(json.dumps(data))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.start_timeout
         try:
@@ -225,6 +228,29 @@ class SparkConnectRuntime(Runtime):
         path = Path(str(data.get("log_file") or ""))
         if path.parent == self.dir:
             path.unlink(missing_ok=True)
+        if rid and "/" not in rid:
+            self._marker(rid).unlink(missing_ok=True)
+
+    def _marker(self, rid: str) -> Path:
+        return self.dir / f"connect-{rid}.json"
+
+    async def sweep(self, keep: list[RuntimeHandle]) -> int:
+        """Stop servers a crashed emulator started for sessions that never got them."""
+        kept = {str(h.data.get("id")) for h in keep}
+        stopped = 0
+        for marker in sorted(self.dir.glob("connect-*.json")):
+            try:
+                data = json.loads(marker.read_text())
+            except (OSError, ValueError):
+                marker.unlink(missing_ok=True)
+                continue
+            if str(data.get("id")) in kept:
+                continue
+            if self._is_ours(data):
+                stopped += 1
+            await self.stop(RuntimeHandle(self.kind, data))
+            marker.unlink(missing_ok=True)
+        return stopped
 
     def is_alive(self, handle: RuntimeHandle) -> bool:
         return self._is_ours(handle.data)
@@ -291,7 +317,10 @@ class SessionRuntime(Runtime):
         await self.kernels.close()
 
     async def sweep(self, keep: list[RuntimeHandle]) -> int:
-        return await self.kernels.sweep([h for h in keep if h.kind != self.connect.kind])
+        servers = [h for h in keep if h.kind == self.connect.kind]
+        return await self.kernels.sweep(
+            [h for h in keep if h.kind != self.connect.kind]
+        ) + await self.connect.sweep(servers)
 
     async def launch(self, session_name: str, config: dict[str, Any]) -> RuntimeHandle:
         if config.get("sparkConnectSession") is not None:
