@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
@@ -17,6 +18,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tests.support import EmulatorProcess, JupyterServerProcess  # noqa: E402
+
+# Plain session kernels unless a benchmark asks for local Spark (bench_spark passes --spark):
+# a JVM per warm kernel would weigh on every other figure.
+os.environ.setdefault("JUPYTER_SESSIONS_SPARK", "off")
 
 __all__ = ["EmulatorProcess", "JupyterServerProcess", "Row", "percentile", "rss_kib", "workdir"]
 
