@@ -211,46 +211,60 @@ def _cmdline_has_port(pid: int, port: int) -> bool:
     return f"spark.connect.grpc.binding.port={port}".encode() in args
 
 
-def test_session_spark_magic_binds_a_connect_session(spark_emulator: EmulatorProcess) -> None:
-    """Given a Spark Connect session and IPython with the magics pointed at the emulator
-    When `%session spark ID` runs
-    Then `spark` in the user namespace is a Spark Connect session of that server whose
-    queries run there; on a Jupyter session the command says why it does not apply."""
+def test_session_spark_magic_binds_a_connect_session(
+    spark_emulator: EmulatorProcess, tmp_path: Path
+) -> None:
+    """Given a Spark Connect session and a notebook whose magics point at the emulator
+    When the notebook runs `%session spark ID` and then uses `spark`
+    Then `spark` is a Spark Connect session of that server whose queries run there; on a
+    Jupyter session the command is a cell error saying why it does not apply."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
     sid = new_id()
     with spark_emulator.client() as client:
         create(client, sid, {"sparkConnectSession": {}})
         plain = new_id()
         create(client, plain, {})
-    script = f"""
-import sys
-from IPython.testing.globalipapp import start_ipython
-ip = start_ipython()
-ip.run_line_magic("load_ext", "jupyter_sessions")
-ip.run_line_magic(
-    "session", "config --url {spark_emulator.url} --project spark-project --location local"
-)
-shown = ip.run_line_magic("session", "spark {sid}")
-spark = ip.user_ns["spark"]
-print(type(spark).__module__, spark.range(1000).count())
-try:
-    ip.run_line_magic("session", "spark {plain}")
-except Exception as exc:
-    print("refused:", exc)
-"""
-    done = subprocess.run(
-        [sys.executable, "-W", "ignore", "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=JVM_START,
-        check=False,
-        env={**os.environ, "JUPYTER_SESSIONS_URL": ""},
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    lines = done.stdout.strip().splitlines()
-    assert "pyspark.sql.connect.session 1000" in lines
-    assert any(
-        line.startswith("refused:") and "not a Spark Connect session" in line for line in lines
-    )
+    url = spark_emulator.url
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("%load_ext jupyter_sessions"),
+        nbformat.v4.new_code_cell(
+            f"%session config --url {url} --project spark-project --location local"
+        ),
+        nbformat.v4.new_code_cell(f"shown = %session spark {sid}\nprint(shown)"),
+        nbformat.v4.new_code_cell(
+            "print(type(spark).__module__, spark.range(1000).count(), flush=True)"
+        ),
+        nbformat.v4.new_code_cell(f"%session spark {plain}"),
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER_SESSIONS_")}
+    env["JUPYTER_RUNTIME_DIR"] = str(tmp_path / "runtime")
+    runner = NotebookClient(nb, kernel_name="python3", timeout=int(JVM_START), startup_timeout=60)
+    with pytest.raises(CellExecutionError) as refused:
+        runner.execute(env=env, cwd=str(tmp_path))
+    texts = ["".join(o.get("text", "") for o in c.outputs) for c in nb.cells]
+    assert sid in texts[2] and "sc://localhost:" in texts[2]
+    assert "token" not in texts[2]  # the summary never shows the server's token
+    assert texts[3].strip() == "pyspark.sql.connect.session 1000"
+    assert "is a Jupyter session, not a Spark Connect session" in str(refused.value)
     with spark_emulator.client() as client:
         for s in (sid, plain):
             client.post(f"/v1/{PARENT}/sessions/{s}:terminate", json={})
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("google.cloud.dataproc_spark_connect") is not None,
+    reason="dataproc-spark-connect is installed here",
+)
+def test_on_dataproc_the_magic_says_what_to_install() -> None:
+    """Given no dataproc-spark-connect in the kernel
+    When `%session spark` is asked for a Dataproc session
+    Then the error says to install Google's client."""
+    from jupyter_sessions.cell_errors import SessionError
+    from jupyter_sessions.spark_magic import connect_dataproc
+
+    with pytest.raises(SessionError, match=r"pip install dataproc-spark-connect"):
+        connect_dataproc("projects/p/locations/us-central1/sessions/s1")
