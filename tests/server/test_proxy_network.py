@@ -1,5 +1,7 @@
 """The Dataproc backend behind a corporate proxy, end to end with real processes.
 
+The endpoint comes from GOOGLE_CLOUD_DATAPROC_API_ENDPOINT as a bare host, so https.
+
 The emulator plays Dataproc over HTTPS (a certificate made for 127.0.0.1, trusted through
 ``ca_bundle``), so the Jupyter server reaches it the way it reaches Google: a CONNECT tunnel
 through the proxy named by HTTPS_PROXY, then TLS. The fake token endpoint is plain HTTP on
@@ -77,7 +79,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     config = {
         "SessionsExtensionApp": {
             "backend": "dataproc",
-            "dataproc_endpoint": emulator.url,
             "project": PROJECT,
             "location": LOCATION,
             "ca_bundle": str(cert),
@@ -91,6 +92,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     for var in ("NO_PROXY", "no_proxy"):
         server.env.pop(var, None)
     server.env.update({"HTTPS_PROXY": proxy.url, "HTTP_PROXY": proxy.url})
+    # The endpoint as Google's client libraries take it: a bare host (so https).
+    server.env["GOOGLE_CLOUD_DATAPROC_API_ENDPOINT"] = emulator.url.removeprefix("https://")
     server.start()
     yield Stack(proxy, tokens, emulator, server)
     server.stop()
@@ -120,6 +123,10 @@ def test_every_google_call_goes_through_the_proxy(stack: Stack) -> None:
         return r.status_code == 200 and r.json()["state"] == "ACTIVE"
 
     wait_for(active, 30, what="the session ACTIVE through the proxy")
+    with stack.server.client() as client:
+        config = client.get("jupyter-sessions/config").json()
+    assert config["endpoint"] == stack.emulator.url + "/"
+    assert config["endpointSource"] == "GOOGLE_CLOUD_DATAPROC_API_ENDPOINT"
 
     assert emulator_target in stack.proxy.targets("CONNECT")
     assert set(stack.proxy.targets("CONNECT")) == {emulator_target}
