@@ -636,6 +636,37 @@ def build_extension() -> dict[str, Any]:
                 }
             ],
         ),
+        "/jupyter-sessions/log": {
+            "get": {
+                "operationId": "log.get",
+                "summary": "The end of a session's kernel log, read-only (embedded emulator only)",
+                "description": "Only the file the session names in runtimeInfo.endpoints"
+                '["Jupyter Kernel Log"], and only inside the emulator\'s data folder. With the '
+                "Dataproc backend: 400 FAILED_PRECONDITION (the logs are in Cloud Logging).",
+                "parameters": [
+                    {
+                        "name": "session",
+                        "in": "query",
+                        "required": True,
+                        "description": "projects/P/locations/L/sessions/ID",
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "tail",
+                        "in": "query",
+                        "description": "At most this many bytes from the end (default 262144)",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 4194304},
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The log as UTF-8 text",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    },
+                    "default": {"$ref": "#/components/responses/Error"},
+                },
+            }
+        },
         "/jupyter-sessions/events": {
             "get": {
                 "operationId": "events.get",
@@ -703,6 +734,12 @@ def build_extension() -> dict[str, Any]:
             "kernelGatewayError": {
                 "type": "string",
                 "description": "Why there are no session kernels, if so",
+            },
+            "runtimes": {
+                "type": "object",
+                "description": "What the backend can run: PYTHON, SCALA and SPARK_CONNECT, each "
+                "with why it cannot ('' when it can)",
+                "additionalProperties": {"type": "string"},
             },
         },
     }

@@ -15,6 +15,7 @@ from .backend import Backend, BackendClient, LocalBackend, UrlBackend
 from .events_bus import EventBus
 from .handlers import ConfigHandler, EventsHandler, OpenApiHandler, ProxyHandler
 from .kernel_handlers import SessionKernelHandler
+from .log_handler import SessionLogHandler
 from .watcher import WatcherRegistry, WatchSettings
 
 DEFAULT_PROJECT = "local-project"
@@ -26,6 +27,9 @@ class SessionsExtensionApp(ExtensionApp):
 
     name = "jupyter_sessions"
     load_other_extensions = True
+
+    # Why Spark Connect sessions cannot run on the embedded emulator (None: not probed yet).
+    _spark_connect_problem: str | None = None
 
     backend = Unicode(
         "local",
@@ -220,6 +224,7 @@ class SessionsExtensionApp(ExtensionApp):
             [
                 (r"/jupyter-sessions/config", ConfigHandler),
                 (r"/jupyter-sessions/kernel", SessionKernelHandler),
+                (r"/jupyter-sessions/log", SessionLogHandler),
                 (r"/jupyter-sessions/events", EventsHandler),
                 (r"/jupyter-sessions/openapi.json", OpenApiHandler),
                 (r"/jupyter-sessions/v1/(.*)", ProxyHandler),
@@ -325,8 +330,26 @@ class SessionsExtensionApp(ExtensionApp):
             "user": user,
             "version": __version__,
             "heartbeatInterval": self.heartbeat_interval,
+            "runtimes": self._runtimes(),
             **self._kernel_gateway_info(),
         }
+
+    def _runtimes(self) -> dict[str, str]:
+        """What the backend can run: each runtime choice with why it cannot ("" when it can).
+
+        Only the embedded emulator's real runtimes have limits (no Scala kernel; Spark Connect
+        needs PySpark and Java here); the simulated runtime and Dataproc run all three.
+        """
+        choices = {"PYTHON": "", "SCALA": "", "SPARK_CONNECT": ""}
+        if not isinstance(self.backend_impl, LocalBackend) or self.emulator_runtime != "kernel":
+            return choices
+        if self._spark_connect_problem is None:
+            from ..emulator.runtimes.connect import unavailable_reason
+
+            self._spark_connect_problem = unavailable_reason()
+        from ..emulator.runtimes.kernel import SCALA_UNAVAILABLE
+
+        return {**choices, "SCALA": SCALA_UNAVAILABLE, "SPARK_CONNECT": self._spark_connect_problem}
 
     def _kernel_gateway_info(self) -> dict[str, Any]:
         if not self.session_kernels:
