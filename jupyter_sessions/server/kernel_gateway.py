@@ -19,6 +19,7 @@ import httpx
 from .. import __version__
 from ..api import errors
 from .kernels import gateway
+from .proxy_settings import redacted
 
 if TYPE_CHECKING:
     from .app import SessionsExtensionApp
@@ -49,6 +50,16 @@ async def connect_gateway(app: SessionsExtensionApp) -> None:
         connect_timeout=20.0,
     )
     log.info("Session kernels run through the kernel gateway at %s", url)
+    network = getattr(app, "network", None)
+    proxy = network.proxy_for(url)[0] if network is not None and backend.kind == "dataproc" else ""
+    if proxy:
+        log.warning(
+            "Session kernels connect to %s directly, not through the proxy %s: jupyter_server's "
+            "gateway client (tornado's HTTP and websocket clients) cannot use a proxy. Allow "
+            "direct access to that host, or set SessionsExtensionApp.session_kernels = False",
+            url,
+            redacted(proxy),
+        )
 
 
 async def _default_url(app: SessionsExtensionApp) -> str:
