@@ -34,6 +34,15 @@ PARENT = "projects/spark-project/locations/local"
 JVM_START = 240.0  # a bound, not an expectation: a JVM on a busy 2-core machine
 
 
+# What a cell sees of `spark`, as one JSON line (no names left in the user's namespace).
+SPARK_FACTS = (
+    "print(__import__('json').dumps({'count': spark.range(1000).count(),"
+    " 'app': spark.sparkContext.appName,"
+    " 'partitions': spark.conf.get('spark.sql.shuffle.partitions'),"
+    " 'pid': __import__('os').getpid()}))"
+)
+
+
 def new_id() -> str:
     return "s-" + uuid.uuid4().hex[:10]
 
@@ -112,7 +121,8 @@ def test_session_kernel_starts_with_spark(spark_emulator: EmulatorProcess) -> No
     When code runs in the session's kernel
     Then `spark` is a SparkSession named after the session, with that property, that
     counts 1000 rows; its UI answers at the `Spark UI` endpoint; and the session's usage
-    counts the JVM's memory beside the kernel's."""
+    counts the JVM's memory beside the kernel's; a kernel restart brings a new kernel and JVM
+    with the same `spark` setup; terminating stops the JVM."""
     sid = new_id()
     with spark_emulator.client() as client:
         session = create(
@@ -122,15 +132,7 @@ def test_session_kernel_starts_with_spark(spark_emulator: EmulatorProcess) -> No
         )
         endpoints = session["runtimeInfo"]["endpoints"]
         conn = endpoints["Jupyter Kernel Connection File"]
-        out = execute(
-            conn,
-            "import os, json\n"
-            "print(json.dumps({'count': spark.range(1000).count(),"
-            " 'app': spark.sparkContext.appName,"
-            " 'partitions': spark.conf.get('spark.sql.shuffle.partitions'),"
-            " 'pid': os.getpid()}))",
-        )
-        got = json.loads(out.strip().splitlines()[-1])
+        got = json.loads(execute(conn, SPARK_FACTS).strip().splitlines()[-1])
         assert got["count"] == 1000
         assert got["app"] == sid
         assert got["partitions"] == "7"
@@ -151,9 +153,19 @@ def test_session_kernel_starts_with_spark(spark_emulator: EmulatorProcess) -> No
             return s if milli >= floor else None
 
         wait_for(counted, 30, what=f"currentUsage.milliDcu >= {floor}")
+
+        # A restart gives a fresh kernel, and a fresh JVM, with the same SparkSession setup.
+        restarted = client.post(f"/gateway/{PARENT}/api/kernels/{session['uuid']}/restart", json={})
+        assert restarted.status_code == 200, restarted.text
+        wait_for(lambda: not pid_alive(jvm), 30, what="the old JVM to stop with its kernel")
+        again = json.loads(execute(conn, SPARK_FACTS).strip().splitlines()[-1])
+        assert again["count"] == 1000 and again["app"] == sid and again["partitions"] == "7"
+        assert again["pid"] != got["pid"]
+        new_jvm = jvm_of(again["pid"])
+
         client.post(f"/v1/{PARENT}/sessions/{sid}:terminate", json={})
         wait_state(client, f"{PARENT}/sessions/{sid}", {"TERMINATED"}, timeout=60)
-        wait_for(lambda: not pid_alive(jvm), 30, what="the JVM to stop with its session")
+        wait_for(lambda: not pid_alive(new_jvm), 30, what="the JVM to stop with its session")
 
 
 def test_spark_connect_session_and_readoption(spark_emulator: EmulatorProcess) -> None:
