@@ -513,6 +513,27 @@ export class SessionsApi {
     return current;
   }
 
+  /**
+   * The end of a session's kernel log (embedded emulator only), as text:
+   * `GET jupyter-sessions/log?session=NAME`.
+   */
+  async getKernelLog(sessionName: string): Promise<string> {
+    const url = joinUrl(
+      this._requester.baseUrl,
+      `${API_PREFIX}/log?session=${encodeURIComponent(sessionName)}`
+    );
+    let response: Response;
+    try {
+      response = await this._requester.fetch(url, { method: 'GET' });
+    } catch (reason) {
+      throw ApiError.network(reason);
+    }
+    if (!response.ok) {
+      throw await ApiError.fromResponse(response);
+    }
+    return response.text();
+  }
+
   /** URL of the server-sent event stream for a parent. */
   eventsUrl(parent: string): string {
     return eventsUrl(this._requester.baseUrl, parent, this._requester.token);

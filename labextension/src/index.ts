@@ -19,6 +19,7 @@ import { SessionsPanel } from './panel';
 import { canDelete, canTerminate } from './state';
 import { setUpSessionKernels } from './notebooks';
 import { TemplatesModel } from './templates';
+import { openKernelLog } from './logViewer';
 import type { ISessionTemplate } from './types';
 
 /** Command ids. */
@@ -113,7 +114,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
       model,
       confirm: confirmWithDialog,
       onOpenNotebook: kernelsUi.openNotebook,
-      templates
+      templates,
+      onOpenLog: session => openKernelLog(app, api, session.name)
     });
     templatesListed = kernelsUi.templatesListed;
     panel.title.icon = sessionsIcon;

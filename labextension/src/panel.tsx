@@ -14,6 +14,8 @@ export interface ISessionsPanelOptions {
   onOpenNotebook?: (session: ISession) => void;
   /** The Templates tab. */
   templates?: TemplatesModel;
+  /** Show a session's kernel log in the main area. */
+  onOpenLog?: (session: ISession) => void;
 }
 
 /**
@@ -27,6 +29,7 @@ export class SessionsPanel extends ReactWidget {
     this._confirm = options.confirm;
     this._onOpenNotebook = options.onOpenNotebook;
     this._templates = options.templates;
+    this._onOpenLog = options.onOpenLog;
     this.id = 'jp-sessions-panel';
     this.addClass('jp-sessions-widget');
   }
@@ -42,6 +45,7 @@ export class SessionsPanel extends ReactWidget {
         confirm={this._confirm}
         onOpenNotebook={this._onOpenNotebook}
         templates={this._templates}
+        onOpenLog={this._onOpenLog}
       />
     );
   }
@@ -79,4 +83,5 @@ export class SessionsPanel extends ReactWidget {
   private _confirm: Confirm;
   private _onOpenNotebook?: (session: ISession) => void;
   private _templates?: TemplatesModel;
+  private _onOpenLog?: (session: ISession) => void;
 }

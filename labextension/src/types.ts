@@ -227,6 +227,11 @@ export interface IExtensionConfig {
   /** projects/{project}/locations/{location} */
   parent: string;
   user: string;
+  /**
+   * What the backend can run: each runtime with why it cannot ('' when it
+   * can). Absent from older servers: everything is offered.
+   */
+  runtimes?: Partial<Record<'PYTHON' | 'SCALA' | 'SPARK_CONNECT', string>>;
 }
 
 /** Payload of the `snapshot` event. */

@@ -160,7 +160,7 @@ def test_side_panel_opens_from_its_tab(page: Page, lab: Lab, shot: Shot) -> None
     expect(live).to_be_visible(timeout=20_000)
     assert_not_clipped(context, live, context.locator(".jp-sessions-backend"))
     expect(panel(page).locator(".jp-sessions-empty")).to_have_text(
-        "No sessions yet. Create one with “New”.", timeout=20_000
+        "No sessions yet. Create one with + (New session) above.", timeout=20_000
     )
     expect(panel(page).locator(".jp-sessions-status")).to_have_count(0)
     box = panel(page).bounding_box()

@@ -459,7 +459,7 @@ describe('ActivityList', () => {
     finishedAt
   });
 
-  it('keeps failures and running operations, drops old successes', () => {
+  it('keeps running operations and only the latest outcome, drops old successes', () => {
     render(
       <ActivityList
         operations={[
@@ -474,9 +474,23 @@ describe('ActivityList', () => {
       />
     );
     expect(screen.getAllByRole('listitem').map(li => li.dataset.phase)).toEqual(
-      ['succeeded', 'failed', 'running']
+      ['succeeded', 'running']
     );
     expect(screen.queryByText('b succeeded')).toBeNull();
+  });
+
+  it('shows a failure as text, not as a link', () => {
+    render(
+      <ActivityList
+        operations={[op('c', 'failed', NOW - 1000)]}
+        onDismiss={jest.fn()}
+        onShow={jest.fn()}
+        now={NOW}
+      />
+    );
+    const item = screen.getByRole('listitem');
+    expect(item.dataset.phase).toBe('failed');
+    expect(item.querySelector('.jp-sessions-link-button')).toBeNull();
   });
 });
 

@@ -23,7 +23,10 @@ const PHASE_LABEL: Record<IOperationView['phase'], string> = {
 
 /** Operations started from the panel and how they ended. */
 export function ActivityList(props: IActivityListProps): JSX.Element | null {
-  const keep = props.keepSucceededMs ?? 60000;
+  const keep = props.keepSucceededMs ?? 15000;
+  // Running operations, then only the latest outcome: older outcomes do not
+  // pile up (the session's own page keeps its last operation).
+  let outcomes = 0;
   const operations = props.operations
     .filter(
       op =>
@@ -32,6 +35,13 @@ export function ActivityList(props: IActivityListProps): JSX.Element | null {
         op.finishedAt === undefined ||
         props.now - op.finishedAt < keep
     )
+    .filter(op => {
+      if (op.phase === 'sending' || op.phase === 'running') {
+        return true;
+      }
+      outcomes += 1;
+      return outcomes === 1;
+    })
     .slice(0, props.limit ?? 4);
   if (!operations.length) {
     return null;
@@ -75,7 +85,7 @@ export function OperationItem(props: {
         </span>
       )}
       <span className="jp-sessions-operation-message">
-        {props.onShow && op.kind !== 'delete' ? (
+        {props.onShow && op.kind !== 'delete' && op.phase !== 'failed' ? (
           <button
             type="button"
             className="jp-sessions-link-button"

@@ -33,7 +33,15 @@ export interface ICreateSessionFormProps {
   onOpenSession: (sessionName: string) => void;
   /** Starting values (tests). */
   initialValues?: Partial<ICreateFormValues>;
+  /** What the backend can run: a runtime with a reason is offered disabled. */
+  runtimes?: Partial<Record<RuntimeChoice, string>>;
 }
+
+const RUNTIME_LABELS: Record<RuntimeChoice, string> = {
+  PYTHON: 'Jupyter, Python kernel',
+  SCALA: 'Jupyter, Scala kernel',
+  SPARK_CONNECT: 'Spark Connect'
+};
 
 type TemplatesState =
   | { status: 'loading' }
@@ -89,7 +97,13 @@ export function CreateSessionForm(props: ICreateSessionFormProps): JSX.Element {
     return (
       <CreateProgress
         operation={operation}
-        session={props.findSession(sessionName)}
+        session={
+          // A refused create (e.g. the id is taken) says nothing about the
+          // session that already has this name: its state is not shown.
+          operation.phase === 'failed'
+            ? undefined
+            : props.findSession(sessionName)
+        }
         onBack={() => setSubmitted(null)}
         onClose={props.onClose}
         onOpen={() => props.onOpenSession(sessionName)}
@@ -244,10 +258,37 @@ export function CreateSessionForm(props: ICreateSessionFormProps): JSX.Element {
                 set('runtime')(event.target.value as RuntimeChoice)
               }
             >
-              <option value="PYTHON">Jupyter, Python kernel</option>
-              <option value="SCALA">Jupyter, Scala kernel</option>
-              <option value="SPARK_CONNECT">Spark Connect</option>
+              {(Object.keys(RUNTIME_LABELS) as RuntimeChoice[]).map(choice => {
+                const why = props.runtimes?.[choice] ?? '';
+                return (
+                  <option
+                    key={choice}
+                    value={choice}
+                    disabled={!!why}
+                    title={why || undefined}
+                  >
+                    {RUNTIME_LABELS[choice]}
+                    {why ? ' (not available here)' : ''}
+                  </option>
+                );
+              })}
             </select>
+            {(Object.keys(RUNTIME_LABELS) as RuntimeChoice[]).some(
+              choice => !!props.runtimes?.[choice]
+            ) ? (
+              <div
+                className="jp-sessions-field-hint"
+                id="jp-sessions-runtime-hint"
+              >
+                {(Object.keys(RUNTIME_LABELS) as RuntimeChoice[])
+                  .filter(choice => !!props.runtimes?.[choice])
+                  .map(
+                    choice =>
+                      `${RUNTIME_LABELS[choice]}: ${props.runtimes?.[choice]}`
+                  )
+                  .join(' ')}
+              </div>
+            ) : null}
           </div>
           <TextField
             id="version"

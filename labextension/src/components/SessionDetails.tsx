@@ -1,4 +1,4 @@
-import React, { useState } from 'react';
+import React, { useEffect, useState } from 'react';
 import type { ISession, SessionState } from '../types';
 import type { IOperationView } from '../model';
 import { resourceId } from '../api';
@@ -42,7 +42,12 @@ export interface ISessionDetailsProps {
   onOpenNotebook?: (session: ISession) => void;
   /** "Save as template": the template form, filled from the session. */
   onSaveAsTemplate?: (session: ISession) => void;
+  /** Show the session's kernel log in JupyterLab; no button without it. */
+  onOpenLog?: (session: ISession) => void;
 }
+
+/** The endpoint that names the kernel log of an emulator session. */
+export const KERNEL_LOG_ENDPOINT = 'Jupyter Kernel Log';
 
 /** Everything about one session. */
 export function SessionDetails(props: ISessionDetailsProps): JSX.Element {
@@ -51,8 +56,26 @@ export function SessionDetails(props: ISessionDetailsProps): JSX.Element {
   const busy =
     !!operation &&
     (operation.phase === 'sending' || operation.phase === 'running');
+  // A session deleted from here: back to the list once the delete is done.
+  const deleted =
+    !session && operation?.kind === 'delete' && operation.phase === 'succeeded';
+  const { onBack } = props;
+  useEffect(() => {
+    if (deleted) {
+      onBack();
+    }
+  }, [deleted, onBack]);
   return (
-    <div className="jp-sessions-details" aria-label={`Session ${id}`}>
+    <div
+      className="jp-sessions-details"
+      aria-label={`Session ${id}`}
+      onKeyDown={event => {
+        if (event.key === 'Escape' && !event.defaultPrevented) {
+          event.preventDefault();
+          onBack();
+        }
+      }}
+    >
       <div className="jp-sessions-details-header">
         <button
           type="button"
@@ -87,6 +110,7 @@ export function SessionDetails(props: ISessionDetailsProps): JSX.Element {
           canOpenNotebook={!!props.canOpenNotebook}
           onOpenNotebook={props.onOpenNotebook}
           onSaveAsTemplate={props.onSaveAsTemplate}
+          onOpenLog={props.onOpenLog}
         />
       )}
     </div>
@@ -103,6 +127,7 @@ function SessionBody(props: {
   canOpenNotebook: boolean;
   onOpenNotebook?: (session: ISession) => void;
   onSaveAsTemplate?: (session: ISession) => void;
+  onOpenLog?: (session: ISession) => void;
 }): JSX.Element {
   const { session, now, busy } = props;
   const state = session.state ?? 'STATE_UNSPECIFIED';
@@ -216,7 +241,16 @@ function SessionBody(props: {
             {endpoints
               .sort(([a], [b]) => a.localeCompare(b))
               .map(([key, uri]) => (
-                <Endpoint key={key} label={key} uri={uri} />
+                <Endpoint
+                  key={key}
+                  label={key}
+                  uri={uri}
+                  onView={
+                    key === KERNEL_LOG_ENDPOINT && props.onOpenLog
+                      ? () => props.onOpenLog?.(session)
+                      : undefined
+                  }
+                />
               ))}
             {session.runtimeInfo?.outputUri ? (
               <Endpoint label="Output" uri={session.runtimeInfo.outputUri} />
@@ -356,12 +390,16 @@ function CopyButton(props: { text: string; label: string }): JSX.Element {
   );
 }
 
-function Endpoint(props: { label: string; uri: string }): JSX.Element {
+function Endpoint(props: {
+  label: string;
+  uri: string;
+  onView?: () => void;
+}): JSX.Element {
   const web = /^https?:\/\//i.test(props.uri);
   return (
     <li className="jp-sessions-endpoint">
       <span className="jp-sessions-endpoint-label">{props.label}</span>
-      <span className="jp-sessions-endpoint-value">
+      <span className="jp-sessions-endpoint-value" title={props.uri}>
         {web ? (
           <a href={props.uri} target="_blank" rel="noopener noreferrer">
             {props.uri}
@@ -370,6 +408,16 @@ function Endpoint(props: { label: string; uri: string }): JSX.Element {
           <code>{props.uri}</code>
         )}
       </span>
+      {props.onView ? (
+        <button
+          type="button"
+          className="jp-sessions-link-button jp-sessions-endpoint-view"
+          title={`Open the ${props.label.toLowerCase()} in JupyterLab (read-only)`}
+          onClick={props.onView}
+        >
+          View
+        </button>
+      ) : null}
       <CopyButton text={props.uri} label={`Copy ${props.label}`} />
     </li>
   );

@@ -43,7 +43,7 @@ export function SessionList(props: ISessionListProps): JSX.Element {
       <div className="jp-sessions-empty">
         {props.total
           ? 'No session matches the filter.'
-          : 'No sessions yet. Create one with “New”.'}
+          : 'No sessions yet. Create one with + (New session) above.'}
       </div>
     );
   }

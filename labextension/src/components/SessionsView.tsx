@@ -19,10 +19,12 @@ export interface ISessionsViewProps {
   model: SessionsModel;
   /** Ask the user; resolves true to go ahead. */
   confirm: Confirm;
-  /** Clock tick of the list (ms). Default 15 s; details tick every second. */
+  /** Clock tick of the list (ms). Default 1 s, so ages move as time does. */
   tickMs?: number;
   /** Open a new notebook on an ACTIVE session's kernel. */
   onOpenNotebook?: (session: ISession) => void;
+  /** Show a session's kernel log in the main area (the embedded emulator's sessions). */
+  onOpenLog?: (session: ISession) => void;
   /** The Templates tab (none without it). */
   templates?: TemplatesModel;
 }
@@ -43,7 +45,7 @@ export function SessionsView(props: ISessionsViewProps): JSX.Element {
   const templates = props.templates;
   const tab = usePanelTab(templates);
   const page = snapshot.view.page;
-  const now = useNow(page === 'details' ? 1000 : (props.tickMs ?? 15000));
+  const now = useNow(page === 'details' ? 1000 : (props.tickMs ?? 1000));
   const [text, setText] = useState('');
   const [stateFilter, setStateFilter] = useState<StateFilter>('all');
 
@@ -97,6 +99,7 @@ export function SessionsView(props: ISessionsViewProps): JSX.Element {
           from ? { source: 'template', template: from } : undefined
         }
         parent={config.parent}
+        runtimes={config.runtimes}
         loadTemplates={loadTemplates}
         onCreate={onCreate}
         findOperation={name =>
@@ -127,6 +130,7 @@ export function SessionsView(props: ISessionsViewProps): JSX.Element {
           snapshot.state.sessions[name]
         )}
         onOpenNotebook={props.onOpenNotebook}
+        onOpenLog={config?.backend === 'local' ? props.onOpenLog : undefined}
         onSaveAsTemplate={
           templates ? session => templates.saveSession(session) : undefined
         }
