@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -538,14 +539,46 @@ class HelpTable:
         self.rows = list(rows)
         self.title = title
 
+    WIDTH = 80  # a terminal's width: nothing is longer
+    FLAG_COLUMN = 26
+
     def _text(self) -> str:
+        import textwrap
+
+        def wrap(text: str, first: str, rest: str) -> list[str]:
+            # Break between words only: never inside a flag such as --max-idle.
+            return textwrap.wrap(
+                text,
+                self.WIDTH,
+                initial_indent=first,
+                subsequent_indent=rest,
+                break_on_hyphens=False,
+                break_long_words=False,
+            )
+
         lines = [self.title]
+        col = self.FLAG_COLUMN
         for usage, flag, default, text in self.rows:
             if usage:
-                lines += ["", f"{usage}", f"    {text}"]
+                lines.append("")
+                # Usage lines break between options ("[--ttl DURATION]" stays whole).
+                words = re.findall(r"\[[^\]]*\]|\S+", usage)
+                line = ""
+                for word in words:
+                    if line and len(line) + 1 + len(word) > self.WIDTH:
+                        lines.append(line)
+                        line = " " * 8 + word
+                    else:
+                        line = f"{line} {word}" if line else word
+                lines.append(line)
+                lines += wrap(text, "    ", "    ")
             else:
                 left = f"  {flag}" + (f" (default {default})" if default else "")
-                lines.append(f"{left:<40} {text}" if len(left) < 40 else f"{left}\n{'':40} {text}")
+                if len(left) < col - 1:
+                    lines += wrap(text, f"{left:<{col}}", " " * col)
+                else:
+                    lines.append(left)
+                    lines += wrap(text, " " * col, " " * col)
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -570,7 +603,8 @@ class HelpTable:
                     f'<td style="{_CELL_STYLE}">{_esc(text)}</td></tr>'
                 )
         head = "".join(
-            f'<th style="{_CELL_STYLE}">{h}</th>' for h in ("command", "flag", "default", "")
+            f'<th style="{_CELL_STYLE}">{h}</th>'
+            for h in ("command", "flag", "default", "description")
         )
         return (
             f"<div><b>{_esc(self.title)}</b></div>"

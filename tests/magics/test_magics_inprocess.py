@@ -236,6 +236,26 @@ def test_subcommand_help_prints_and_returns(
     assert "[-h]" not in text and "jp-sessions-help" in table._repr_html_()
 
 
+def test_help_reads_at_80_columns_and_has_headers_in_html(shell: InteractiveShell) -> None:
+    """Given %session help, then no text line is longer than 80 characters, usage lines
+    break between options (never inside one), and every HTML column has a header."""
+    table = make_magics(shell, None).session("help")
+    lines = repr(table).splitlines()
+    assert max(len(line) for line in lines) <= 80
+    for line in lines:
+        assert line.count("[") == line.count("]"), line  # "[--ttl DURATION]" stays whole
+        assert not line.rstrip().endswith("-"), line  # no "--max-" / "idle" split
+    assert "[--max-idle DURATION]" in repr(table)
+    html = table._repr_html_()
+    head = html.split("<thead>", 1)[1].split("</thead>", 1)[0]
+    assert re.findall(r"<th[^>]*>([^<]*)</th>", head) == [
+        "command",
+        "flag",
+        "default",
+        "description",
+    ]
+
+
 @pytest.mark.parametrize("user", ["ana", "Root", "123", "", "x" * 100, "élodie.d", "-a-"])
 def test_generated_ids_are_valid_and_readable(user: str) -> None:
     sid = generate_session_id(user)
