@@ -141,6 +141,7 @@ class Watcher:
     def subscribe(self) -> Subscription:
         sub = Subscription(self.parent)
         self._subs.append(sub)
+        self.last_used = time.monotonic()  # a panel opening: someone is looking now
         if self.synced:
             sub.queue.put_nowait(self._snapshot())
             if not self.reachable:
