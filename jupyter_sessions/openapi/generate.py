@@ -690,7 +690,29 @@ def build_extension() -> dict[str, Any]:
                     },
                     "default": {"$ref": "#/components/responses/Error"},
                 },
-            }
+            },
+            "post": {
+                "operationId": "events.activity",
+                "summary": "A panel of this project and location is visible and in use",
+                "description": "With a polled backend (Dataproc) the Watcher then looks at "
+                "the active interval for a while; with the emulator's change feed it changes "
+                "nothing.",
+                "parameters": [
+                    {
+                        "name": "parent",
+                        "in": "query",
+                        "description": "projects/P/locations/L (default: the configured one)",
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "Noted",
+                        "content": {"application/json": {"schema": {"$ref": REF + "Empty"}}},
+                    },
+                    "default": {"$ref": "#/components/responses/Error"},
+                },
+            },
         },
     }
     paths: dict[str, dict[str, Any]] = {}

@@ -62,6 +62,12 @@ class SessionsExtensionApp(ExtensionApp):
         help="Seconds between polls of a polled backend (Dataproc) while the parent was used "
         "through the proxy in the last two minutes.",
     )
+    active_window = Float(
+        120.0,
+        config=True,
+        help="Seconds a use of a parent (a request through the proxy, a panel opening or "
+        "saying it is visible and in use) keeps its polls at active_poll_interval.",
+    )
     idle_poll_interval = Float(
         30.0,
         config=True,
@@ -209,6 +215,7 @@ class SessionsExtensionApp(ExtensionApp):
                 full_interval=self.full_list_interval,
                 max_backoff=self.max_backoff,
                 active_interval=self.active_poll_interval,
+                active_window=self.active_window,
                 idle_interval=self.idle_poll_interval,
                 budget_per_minute=self.poll_budget,
                 probe_timeout=self.watch_timeout,

@@ -323,3 +323,20 @@ class EventsHandler(SessionsHandler):
     def _write_event(self, event: WatchEvent) -> None:
         data = json.dumps(event.data, separators=(",", ":"))
         self.write(f"event: {event.kind}\ndata: {data}\n\n")
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        """A panel showing ``parent`` is visible and in use: a polled backend is looked at
+        often for a while (the change feed needs no such hint)."""
+        parent_text = self.get_query_argument("parent", "") or self.sessions_app.default_parent
+        try:
+            checked = Parent.parse(parent_text)
+        except errors.ApiError as exc:
+            self.send_error_json(exc)
+            return
+        self.sessions_app.watchers.touch(
+            f"projects/{quote(checked.project, safe=':')}/locations/"
+            f"{quote(checked.location, safe='')}"
+        )
+        self.finish("{}")

@@ -417,6 +417,14 @@ class WatcherRegistry:
         """The Watcher of ``parent``, if someone watches it."""
         return self.watchers.get(parent)
 
+    def touch(self, parent: str) -> None:
+        """Someone uses ``parent`` now (a visible panel): a polled backend is looked at
+        at the active interval for a while."""
+        watcher = self.watchers.get(parent)
+        if watcher is not None:
+            watcher.last_used = time.monotonic()
+            watcher.poke()  # look now, not at the end of a steady or idle wait
+
     def backend_changed(self, up: bool, message: str) -> None:
         for watcher in list(self.watchers.values()):
             watcher.backend_changed(up, message)

@@ -534,6 +534,18 @@ export class SessionsApi {
     return response.text();
   }
 
+  /**
+   * Tell the server a panel of `parent` is visible and in use, so that a
+   * polled backend (Dataproc) is looked at often for a while:
+   * `POST jupyter-sessions/events?parent=...`.
+   */
+  async noteActivity(parent: string): Promise<void> {
+    await this._json<unknown>(
+      'POST',
+      withQuery(`${API_PREFIX}/events`, { parent })
+    );
+  }
+
   /** URL of the server-sent event stream for a parent. */
   eventsUrl(parent: string): string {
     return eventsUrl(this._requester.baseUrl, parent, this._requester.token);

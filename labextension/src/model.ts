@@ -122,6 +122,9 @@ const VERB: Record<OperationKind, string> = {
 };
 
 const MAX_OPERATIONS = 20;
+// How often, at most, a visible panel in use tells the server so (it keeps a polled
+// backend's looks fast for two minutes after each).
+const ACTIVITY_MS = 30000;
 
 export class SessionsModel {
   constructor(options: ISessionsModelOptions) {
@@ -168,6 +171,24 @@ export class SessionsModel {
     }
     this._update({ visible });
     this._schedulePoll(visible ? 0 : null);
+    this.noteActivity();
+  }
+
+  /** The user is using the visible panel: tell the server (at most every 30 s). */
+  noteActivity(): void {
+    const parent = this._snapshot.config?.parent;
+    const now = Date.now();
+    if (
+      !parent ||
+      !this._snapshot.visible ||
+      this._disposed ||
+      now - this._lastActivity < ACTIVITY_MS
+    ) {
+      return;
+    }
+    this._lastActivity = now;
+    // A hint only: a failure changes nothing the user sees.
+    this._api.noteActivity(parent).catch(() => undefined);
   }
 
   /** Poll once now and, if the stream is down, reconnect it at once. */
@@ -718,6 +739,7 @@ export class SessionsModel {
   private _started = false;
   private _disposed = false;
   private _configAttempt = 0;
+  private _lastActivity = -Infinity;
   private _configTimer: ReturnType<typeof setTimeout> | null = null;
   private _pollTimer: ReturnType<typeof setTimeout> | null = null;
   private _polling = false;

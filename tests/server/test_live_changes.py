@@ -394,3 +394,41 @@ def test_a_backend_without_the_feed_is_polled(tmp_path: Path) -> None:
     assert not any(k == "status" and not d["reachable"] for _, k, d in rec.events)
     snapshot = next(d for _, k, d in rec.events if k == "snapshot")
     assert snapshot["sessions"] == []
+
+
+def test_a_visible_panel_in_use_speeds_up_the_looks(tmp_path: Path) -> None:
+    """Given Dataproc mode with looks every 0.3 s for 1.5 s after a use and none otherwise,
+    the looks stop once the panel's opening is 1.5 s old; when the panel says it is visible
+    and in use (POST events), they start again."""
+    stack = start_stack(
+        tmp_path,
+        *QUIET_USAGE,
+        active_poll_interval=0.3,
+        active_window=1.5,
+        steady_poll_interval=600.0,
+        idle_poll_interval=600.0,
+        full_list_interval=600.0,
+        poll_budget=6000.0,
+    )
+    rec = SseRecorder(stack.server, DP_PARENT)
+
+    def looks_since(t: float) -> int:
+        path = f"/v1/{DP_PARENT}/sessions"
+        return sum(1 for r in stack.records() if r["path"] == path and r["time"] > t)
+
+    try:
+        rec.wait(lambda r: "snapshot" in r.kinds())
+        time.sleep(2.5)  # past the window of the panel's opening (and one last look)
+        quiet_from = time.time()
+        time.sleep(1.5)
+        quiet = looks_since(quiet_from)
+        used_at = time.time()
+        r = stack.call("POST", "events", params={"parent": DP_PARENT})
+        assert r.status_code == 200, r.text
+        wait_for(lambda: looks_since(used_at) >= 2, 10, what="looks after the use")
+        bad = stack.call("POST", "events", params={"parent": "projects/only"})
+    finally:
+        rec.stop()
+        stack.stop()
+    assert quiet == 0
+    assert bad.status_code == 400 and bad.json()["error"]["status"] == "INVALID_ARGUMENT"

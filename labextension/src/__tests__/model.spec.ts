@@ -38,6 +38,36 @@ async function started(configure?: (server: FakeServer) => void) {
 describe('SessionsModel: live list', () => {
   afterEach(() => jest.useRealTimers());
 
+  it('tells the server when the visible panel is in use, at most every 30 s', async () => {
+    const { model, server } = await started(s =>
+      s.on('POST', /^jupyter-sessions\/events\?/, { body: {} })
+    );
+    const notes = () =>
+      server.requestsTo('POST', /^jupyter-sessions\/events\?/);
+    model.noteActivity();
+    expect(notes()).toHaveLength(0); // hidden: nobody is looking
+    model.setVisible(true);
+    await flush(5);
+    expect(notes()).toHaveLength(1);
+    expect(notes()[0].url).toContain(
+      'parent=projects%2Fdemo%2Flocations%2Flocal'
+    );
+    model.noteActivity();
+    model.noteActivity();
+    expect(notes()).toHaveLength(1);
+    const later = Date.now() + 31000;
+    jest.spyOn(Date, 'now').mockReturnValue(later);
+    model.noteActivity();
+    await flush(5);
+    expect(notes()).toHaveLength(2);
+    model.setVisible(false);
+    jest.spyOn(Date, 'now').mockReturnValue(later + 60000);
+    model.noteActivity();
+    expect(notes()).toHaveLength(2);
+    jest.restoreAllMocks();
+    model.dispose();
+  });
+
   it('loads the config, then follows the stream of its parent', async () => {
     const { model } = await started();
     expect(model.parent).toBe(PARENT);

@@ -187,7 +187,11 @@ export function SessionsView(props: ISessionsViewProps): JSX.Element {
   }
 
   return (
-    <div className="jp-sessions-panel">
+    <div
+      className="jp-sessions-panel"
+      onPointerDown={() => model.noteActivity()}
+      onKeyDown={() => model.noteActivity()}
+    >
       <header className="jp-sessions-header">
         <h2 className="jp-sessions-title">Sessions</h2>
         <div className="jp-sessions-toolbar">
