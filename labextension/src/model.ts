@@ -40,6 +40,9 @@ import { formatDuration } from './format';
 import type { IKernelLinks } from './sessionKernels';
 import { NO_KERNEL_LINKS, sameLinks } from './sessionKernels';
 
+/** How long a deleted session's name is remembered against stale looks (ms). */
+const DELETED_MEMORY_MS = 60000;
+
 export type OperationKind = 'create' | 'terminate' | 'delete';
 
 /** Where an operation started from the panel stands. */
@@ -705,11 +708,72 @@ export class SessionsModel {
   // -- plumbing --------------------------------------------------------------
 
   private _dispatch(action: SessionsAction): void {
+    action = this._withoutDeleted(action);
     const state = reduce(this._snapshot.state, action);
     if (state !== this._snapshot.state) {
       this._update({ state });
     }
   }
+
+  /**
+   * A deleted session stays deleted: a look that started before the delete
+   * (a poll, events already on their way, states replayed from its history)
+   * cannot bring it back. A new session of the same name (another uuid or
+   * creation time) is let through.
+   */
+  private _withoutDeleted(action: SessionsAction): SessionsAction {
+    const now = this._now();
+    for (const [name, gone] of this._deleted) {
+      if (now - gone.at > DELETED_MEMORY_MS) {
+        this._deleted.delete(name);
+      }
+    }
+    const stale = (session: ISession): boolean => {
+      const gone = this._deleted.get(session.name);
+      if (!gone) {
+        return false;
+      }
+      if (gone.uuid || gone.createTime) {
+        return (
+          (!!gone.uuid && session.uuid === gone.uuid) ||
+          (!gone.uuid && session.createTime === gone.createTime)
+        );
+      }
+      return session.state === 'TERMINATED' || session.state === 'FAILED';
+    };
+    switch (action.type) {
+      case 'removed': {
+        const known = this._snapshot.state.sessions[action.name];
+        if (!known && this._deleted.has(action.name)) {
+          return action; // already gone: keep what identified it
+        }
+        this._deleted.set(action.name, {
+          at: now,
+          uuid: known?.uuid,
+          createTime: known?.createTime
+        });
+        return action;
+      }
+      case 'session':
+        if (action.session && stale(action.session)) {
+          return { type: 'removed', name: action.session.name, at: action.at };
+        }
+        return action;
+      case 'snapshot':
+      case 'polled':
+        return {
+          ...action,
+          sessions: action.sessions.filter(session => !stale(session))
+        };
+      default:
+        return action;
+    }
+  }
+
+  private _deleted = new Map<
+    string,
+    { at: number; uuid?: string; createTime?: string }
+  >();
 
   private _update(patch: Partial<IModelSnapshot>): void {
     if (this._disposed) {

@@ -85,6 +85,26 @@ describe('SessionsModel: live list', () => {
     model.dispose();
   });
 
+  it('keeps a deleted session deleted against replayed states, but lets a new one of its name in', async () => {
+    const { model } = await started();
+    const name = `${PARENT}/sessions/a`;
+    const old = { ...makeSession('a', 'TERMINATED'), uuid: 'old-uuid' };
+    FakeEventSource.last.emit('snapshot', { sessions: [old] });
+    FakeEventSource.last.emit('removed', { name });
+    expect(model.session(name)).toBeUndefined();
+    // Its history replayed by a late look: CREATING ... TERMINATED of the same session.
+    for (const state of ['CREATING', 'ACTIVE', 'TERMINATED'] as const) {
+      FakeEventSource.last.emit('session', { ...old, state });
+      expect(model.session(name)).toBeUndefined();
+    }
+    FakeEventSource.last.emit('snapshot', { sessions: [old] });
+    expect(model.session(name)).toBeUndefined();
+    const reborn = { ...makeSession('a', 'CREATING'), uuid: 'new-uuid' };
+    FakeEventSource.last.emit('session', reborn);
+    expect(model.session(name)?.uuid).toBe('new-uuid');
+    model.dispose();
+  });
+
   it('retries the config with a readable error while the server extension is missing', async () => {
     jest.useFakeTimers();
     const { model, server } = setup(s =>

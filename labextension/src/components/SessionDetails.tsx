@@ -1,4 +1,4 @@
-import React, { useEffect, useState } from 'react';
+import React, { useEffect, useRef, useState } from 'react';
 import type { ISession, SessionState } from '../types';
 import type { IOperationView } from '../model';
 import { resourceId } from '../api';
@@ -65,8 +65,15 @@ export function SessionDetails(props: ISessionDetailsProps): JSX.Element {
       onBack();
     }
   }, [deleted, onBack]);
+  // The details take the focus when they open, so Escape goes back at once.
+  const root = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    root.current?.focus({ preventScroll: true });
+  }, [props.name]);
   return (
     <div
+      ref={root}
+      tabIndex={-1}
       className="jp-sessions-details"
       aria-label={`Session ${id}`}
       onKeyDown={event => {
