@@ -140,8 +140,13 @@ def test_create_form_offers_only_what_the_emulator_runs(page: Page, lab: Lab, sh
     }
     hint = panel(page).locator("#jp-sessions-runtime-hint")
     expect(hint).to_contain_text("Scala kernels are not available in the local emulator")
-    shot = shots / "create-form-runtimes.png"
-    panel(page).screenshot(path=str(shot))
+    panel(page).screenshot(path=str(shots / "create-form-runtimes.png"))
+    # No template yet: the form says how to make one.
+    panel(page).get_by_label("Template", exact=True).check()
+    expect(panel(page).locator("form")).to_contain_text(
+        "Make one in the Templates tab", timeout=10_000
+    )
+    panel(page).screenshot(path=str(shots / "create-form-no-templates.png"))
 
 
 def test_a_taken_id_does_not_show_the_other_sessions_state(

@@ -217,7 +217,9 @@ export function CreateSessionForm(props: ICreateSessionFormProps): JSX.Element {
             </div>
           ) : templateList.length === 0 ? (
             <div className="jp-sessions-muted">
-              No templates in {props.parent}.
+              No templates in {props.parent} yet. Make one in the Templates tab
+              (or “Save as template” on a session&apos;s page), or with{' '}
+              <code>%session template create</code> in a notebook.
             </div>
           ) : (
             <select
