@@ -164,4 +164,32 @@ describe('CreateSessionForm', () => {
     );
     expect(document.querySelector('[data-state="TERMINATED"]')).toBeNull();
   });
+
+  it('while creating, offers the way back to the list where the session shows', async () => {
+    const running: IOperationView = {
+      id: 'op-2',
+      kind: 'create',
+      sessionName: `${PARENT}/sessions/my-session`,
+      sessionId: 'my-session',
+      phase: 'running',
+      message: 'Creating my-session',
+      startedAt: 0
+    };
+    const onClose = jest.fn();
+    render(
+      <CreateSessionForm
+        {...props}
+        onClose={onClose}
+        initialValues={{ sessionId: 'my-session' }}
+        findOperation={() => running}
+      />
+    );
+    await waitFor(() => expect(screen.getByLabelText('Runtime')).toBeTruthy());
+    fireEvent.submit(document.querySelector('form') as HTMLFormElement);
+    await waitFor(() =>
+      expect(screen.getByText(/go back to the list to see it/)).toBeTruthy()
+    );
+    fireEvent.click(screen.getByRole('button', { name: 'Back to the list' }));
+    expect(onClose).toHaveBeenCalled();
+  });
 });

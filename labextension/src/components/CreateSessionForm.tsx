@@ -495,7 +495,7 @@ function CreateProgress(props: {
         <div className="jp-sessions-muted">
           {operation.phase === 'sending'
             ? 'Sending the request…'
-            : 'The session shows up in the list as CREATING, then ACTIVE.'}
+            : 'It keeps going in the background: go back to the list to see it there as CREATING, then ACTIVE.'}
         </div>
       ) : null}
       <div className="jp-sessions-actions">
@@ -531,7 +531,7 @@ function CreateProgress(props: {
           className="jp-sessions-button"
           onClick={props.onClose}
         >
-          {busy ? 'Hide' : 'Close'}
+          {busy ? 'Back to the list' : 'Close'}
         </button>
       </div>
     </div>
