@@ -204,11 +204,15 @@ def test_form_validation_and_buttons_against_the_emulator(
         "panel.form.create_button.click()\n"
         "report(live_error=live_error, id_error=panel.form.errors['session_id'].value,\n"
         "       idle_error=panel.form.errors['max_idle'].value, message=panel.message.value,\n"
-        "       last=repr(panel.last_action), form_shown=panel.form.box.layout.display)"
+        "       last=repr(panel.last_action), form_shown=panel.form.box.layout.display,\n"
+        "       disabled=panel.form.create_button.disabled, why=panel.form.blocked.value)"
     )
-    assert "must be 4 to 63 characters" in bad["live_error"]  # shown as typed
-    assert "jp-sessions-live-field-error" in bad["id_error"] and "Bad_Id" in bad["id_error"]
-    assert "between 10m and 14d" in bad["idle_error"]
+    # The side panel's words, shown as typed; Create disabled with the reason.
+    assert "Start with a lowercase letter." in bad["live_error"]
+    assert "jp-sessions-live-field-error" in bad["id_error"]
+    assert "Start with a lowercase letter." in bad["id_error"]
+    assert "At least 10 minutes." in bad["idle_error"]
+    assert bad["disabled"] is True and "Fix Session id, Max idle to create." in bad["why"]
     assert "Not created" in bad["message"] and bad["last"] == "None"
     assert bad["form_shown"] == ""
     time.sleep(0.3)
