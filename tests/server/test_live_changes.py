@@ -313,7 +313,7 @@ def test_a_proxied_read_updates_subscribers_at_once(dataproc_quiet: Any, read: s
         assert session_events(rec, name) == []
         path = name if read == "session" else op_name
         assert dataproc_quiet.api("GET", path).status_code == 200
-        rec.wait(lambda r: bool(session_events(r, name)), 10)
+        rec.wait(lambda r: "ACTIVE" in r.states_of(name), 10)
         events = session_events(rec, name)
         assert [e["state"] for e in events] == ["CREATING", "ACTIVE"]
         assert events[0]["caughtUp"] is True and "caughtUp" not in events[1]
