@@ -63,6 +63,16 @@ def ttl_duration(text: str) -> timedelta:
     return duration(text)
 
 
+def check_session_id(session_id: str) -> None:
+    """Refuse a bad new session id before anything is sent, in the panels' words."""
+    from .api.errors import bad_request
+    from .present import validate_session_id
+
+    message = validate_session_id(session_id)
+    if message:
+        raise bad_request(f"session ID {session_id!r}", message)
+
+
 def key_value(text: str) -> tuple[str, str]:
     """argparse type: ``key=value`` (the value may be empty or contain '=')."""
     key, sep, value = text.partition("=")
