@@ -190,6 +190,8 @@ QUERY_VALUES: dict[str, st.SearchStrategy[str]] = {
     "heartbeat": st.one_of(
         st.sampled_from(["0", "-1", "0.05", "x", "", "nan"]), st.text(max_size=4)
     ),
+    # The extension's log route.
+    "tail": st.one_of(st.integers(min_value=-5, max_value=10**9).map(str), st.text(max_size=8)),
     # The extension's kernel route.
     "session": st.one_of(
         st.sampled_from([f"projects/p/locations/l/sessions/{i}" for i in SESSION_IDS]),
@@ -220,6 +222,7 @@ VALID_QUERY_VALUES: dict[str, st.SearchStrategy[str]] = {
     "since": st.sampled_from(["0", "1", "5"]),
     "wait": st.just("0"),
     "heartbeat": st.just("1"),
+    "tail": st.sampled_from(["1", "20", "200"]),
     "session": st.sampled_from([f"projects/p/locations/l/sessions/{i}" for i in SESSION_IDS]),
 }
 
