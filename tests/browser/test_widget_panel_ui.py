@@ -235,10 +235,17 @@ def lab_notebook(page: Page, lab: Lab) -> Page:
     return page
 
 
-def test_magics_and_session_cells_in_jupyterlab(lab_notebook: Page) -> None:
-    """Given the notebook run in JupyterLab, then %session list shows the sessions, a
-    %%session cell's last value is its result and its traceback cites this notebook's cells."""
+@pytest.mark.parametrize("theme", [LIGHT, DARK])
+def test_magics_and_session_cells_in_jupyterlab(
+    lab_notebook: Page, shots_dir: Path, theme: str
+) -> None:
+    """Given the notebook run in JupyterLab, in each theme, then %session list shows the
+    sessions, a %%session cell's last value is its result and its traceback cites this
+    notebook's cells."""
+    set_theme(lab_notebook, theme)
     check_magics_and_session_cells(lab_notebook)
+    slug = "dark" if theme == DARK else "light"
+    lab_notebook.screenshot(path=str(shots_dir / f"magics-{slug}.png"))
 
 
 @pytest.mark.parametrize("width", [600, 1200])
