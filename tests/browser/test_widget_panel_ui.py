@@ -204,6 +204,8 @@ def set_theme(page: Page, theme: str) -> None:
         "theme => window.jupyterapp.commands.execute('apputils:change-theme', { theme })", theme
     )
     expect(page.locator("body")).to_have_attribute("data-jp-theme-name", theme, timeout=10_000)
+    # A theme change shows JupyterLab's splash for a moment: screenshots wait it out.
+    expect(page.locator("#jupyterlab-splash")).to_have_count(0, timeout=10_000)
 
 
 def luminance(css_colour: str) -> float:
