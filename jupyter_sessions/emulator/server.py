@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
-import ipaddress
 import json
 import logging
 import os
@@ -16,22 +14,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from .. import __version__
+from ..api.defaults import default_creator, default_data_dir, is_loopback
 
 log = logging.getLogger("jupyter_sessions.emulator")
-
-
-def default_data_dir() -> Path:
-    from jupyter_core.paths import jupyter_data_dir
-
-    return Path(jupyter_data_dir()) / "jupyter_sessions"
-
-
-def default_creator() -> str:
-    try:
-        user = getpass.getuser()
-    except Exception:  # no user name in some containers
-        user = "user"
-    return f"{user}@localhost"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -155,21 +140,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-level", default="INFO")
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),
         format="[%(asctime)s %(name)s %(levelname)s] %(message)s",
     )
-    if not _is_loopback(args.host) and not args.allow_remote:
+    if not is_loopback(args.host) and not args.allow_remote:
         print(
             f"error: refusing to bind {args.host}: the emulator API is meant for this machine "
             "only; pass --allow-remote to bind it anyway",

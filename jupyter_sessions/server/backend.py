@@ -22,7 +22,7 @@ import httpx
 
 from .. import __version__
 from ..api import errors
-from ..retry_hints import retry_after
+from ..client.retry import retry_after
 from .loopback import LoopbackTransport
 from .proxy_settings import NetworkSettings
 from .supervisor import EmulatorSupervisor

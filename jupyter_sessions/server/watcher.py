@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 
 from ..api import errors
 from ..api.codec import format_timestamp
-from ..retry_hints import retry_after
+from ..client.retry import retry_after
 from .backend import BackendClient
 from .feed import FeedFollower, Pacer, is_older, missed_states
 

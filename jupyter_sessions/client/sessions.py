@@ -27,9 +27,10 @@ from urllib.parse import quote
 
 import httpx
 
-from . import __version__
-from .api import errors
-from .api.errors import (
+from .. import __version__
+from ..api import errors
+from ..api.defaults import DEFAULT_LOCATION, DEFAULT_PROJECT
+from ..api.errors import (
     Aborted,
     AlreadyExists,
     ApiError,
@@ -48,7 +49,7 @@ from .api.errors import (
     Unimplemented,
     Unknown,
 )
-from .api.model import (
+from ..api.model import (
     ListSessionsResponse,
     ListSessionTemplatesResponse,
     Operation,
@@ -56,8 +57,8 @@ from .api.model import (
     SessionTemplate,
     State,
 )
-from .api.names import ChildName, Parent
-from .retry_hints import retry_after
+from ..api.names import ChildName, Parent
+from .retry import retry_after
 
 __all__ = [
     "DEFAULT_LOCATION",
@@ -92,8 +93,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-DEFAULT_PROJECT = "local-project"
-DEFAULT_LOCATION = "local"
 DEFAULT_WAIT_STATES: frozenset[State] = frozenset({State.ACTIVE, State.FAILED, State.TERMINATED})
 
 ENV_URL = "JUPYTER_SESSIONS_URL"

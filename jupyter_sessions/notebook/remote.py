@@ -30,11 +30,11 @@ from pathlib import Path
 from queue import Empty
 from typing import TYPE_CHECKING, Any
 
-from .api.model import Session, State
+from ..api.model import Session, State
 from .cell_errors import SessionError, remote_error
 
 if TYPE_CHECKING:
-    from .client import SessionsClient
+    from ..client import SessionsClient
 
 CONNECTION_FILE = "Jupyter Kernel Connection File"
 KERNEL_PID = "Jupyter Kernel Pid"

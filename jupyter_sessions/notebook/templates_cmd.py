@@ -11,12 +11,13 @@ import argparse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..api.defaults import SYSTEM_LABEL_PREFIX
 from .commands import duration, key_value
 
 if TYPE_CHECKING:
-    from .api.errors import ApiError
-    from .api.model import Session, SessionTemplate
-    from .client import SessionsClient
+    from ..api.errors import ApiError
+    from ..api.model import Session, SessionTemplate
+    from ..client import SessionsClient
 
 # name -> one-line description, in the order of ``help``.
 TEMPLATE_VERBS: dict[str, str] = {
@@ -26,7 +27,6 @@ TEMPLATE_VERBS: dict[str, str] = {
     "delete": "delete a session template",
     "from-session": "save a session's configuration as a new template",
 }
-SYSTEM_LABEL_PREFIX = "goog-dataproc-"
 # What a template holds besides its name and output-only fields (SessionTemplate in the
 # spec); everything else of a session (ids, state, runtimeInfo, ...) is dropped.
 TEMPLATE_FIELDS = (
@@ -144,9 +144,9 @@ def apply_flags(body: dict[str, Any], args: argparse.Namespace) -> dict[str, Any
     """The template JSON ``body`` with the flags of create/edit applied (a new dict).
     Raises InvalidArgument on labels the API would refuse or a display name without a
     Jupyter kernel."""
-    from .api import errors
-    from .api.codec import format_duration
-    from .api.validation import validate_labels
+    from ..api import errors
+    from ..api.codec import format_duration
+    from ..api.validation import validate_labels
 
     out: dict[str, Any] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in body.items()}
     if args.spark_connect:
@@ -222,7 +222,7 @@ def template_from_session(
     )
     if display_name is not None:
         if "jupyterSession" not in body:
-            from .api import errors
+            from ..api import errors
 
             raise errors.bad_request(
                 "jupyterSession.displayName",
@@ -251,7 +251,7 @@ class Change:
 
 def template_rows(template: SessionTemplate) -> list[tuple[str, str]]:
     """The template's configuration as (field, value) rows, for people."""
-    from .api.durations import format_human_duration
+    from ..api.durations import format_human_duration
     from .render import kind, labels_text
 
     rows: list[tuple[str, str]] = []
@@ -305,7 +305,7 @@ def changes(before: SessionTemplate, after: SessionTemplate) -> list[Change]:
 
 def template_id(text: str) -> str:
     """The id of a template given by id or full name, checked like a session id."""
-    from .api.validation import validate_session_id
+    from ..api.validation import validate_session_id
 
     tid = text.rsplit("/", 1)[-1]
     validate_session_id(tid, "template id")

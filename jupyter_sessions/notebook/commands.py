@@ -17,10 +17,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .api.errors import ApiError
-    from .api.model import Operation, Session, State
-    from .api.names import Parent
-    from .client import SessionsClient
+    from ..api.errors import ApiError
+    from ..api.model import Operation, Session, State
+    from ..api.names import Parent
+    from ..client import SessionsClient
 
 DEFAULT_WAIT = timedelta(minutes=10)
 DEFAULT_LIST_LIMIT = 50
@@ -31,7 +31,7 @@ ABORT_WAIT = 30.0
 
 
 def _human(value: timedelta | float) -> str:
-    from .api.durations import format_human_duration
+    from ..api.durations import format_human_duration
 
     return format_human_duration(value)
 
@@ -41,7 +41,7 @@ def _human(value: timedelta | float) -> str:
 
 def duration(text: str) -> timedelta:
     """argparse type: ``90s``, ``30m``, ``2h``, ``1d``, ``1h30m`` or seconds."""
-    from .api.durations import parse_human_duration
+    from ..api.durations import parse_human_duration
 
     try:
         value = parse_human_duration(text)
@@ -337,12 +337,9 @@ def generate_session_id(user: str | None = None, now: datetime | None = None) ->
     import secrets
 
     if user is None:
-        import getpass
+        from ..api.defaults import default_user
 
-        try:
-            user = getpass.getuser()
-        except Exception:  # no user name in some containers
-            user = ""
+        user = default_user()
     slug = re.sub(r"[^a-z0-9]+", "-", user.lower()).strip("-")
     if not slug or not slug[0].isalpha():
         slug = "s" + ("-" + slug if slug else "")
@@ -362,8 +359,8 @@ def template_name(template: str, parent: Parent) -> str:
 def session_body(args: argparse.Namespace, parent: Parent) -> dict[str, Any]:
     """The Session JSON a ``create`` asks for (only what the user set; the server fills in
     the defaults). Raises InvalidArgument on labels the API would refuse."""
-    from .api.codec import format_duration
-    from .api.validation import validate_labels
+    from ..api.codec import format_duration
+    from ..api.validation import validate_labels
 
     body: dict[str, Any] = {}
     if args.spark_connect:
@@ -448,7 +445,7 @@ def connect(
 
     Raises DiscoveryError when nothing answers.
     """
-    from .client import DiscoveryError, SessionsClient, fetch_server_config
+    from ..client import DiscoveryError, SessionsClient, fetch_server_config
 
     if not url:
         return SessionsClient.from_environment(project=project, location=location, timeout=timeout)
@@ -492,7 +489,7 @@ def is_unreachable(exc: BaseException) -> bool:
     """The server could not be reached at all (as opposed to answering with an error)."""
     import httpx
 
-    from .client import DiscoveryError
+    from ..client import DiscoveryError
 
     return isinstance(exc, DiscoveryError) or isinstance(exc.__cause__, httpx.TransportError)
 
@@ -587,7 +584,7 @@ def wait_for_operation(
     progress: Callable[[Operation, float], Any] | None = None,
 ) -> Operation:
     """Poll until the operation is done (its error raised); WaitTimeout after ``timeout``."""
-    from .api.errors import ApiError
+    from ..api.errors import ApiError
 
     started = time.monotonic()
     delay = _POLL_FIRST
@@ -620,8 +617,8 @@ def terminate_when_possible(
     """Terminate a session, waiting (bounded) for a CREATING one to become ACTIVE first,
     since terminate answers ABORTED while it is created. Returns (done, one-line outcome);
     a second Ctrl-C while waiting gives up with the command to run later."""
-    from .api.errors import Aborted, FailedPrecondition, NotFound
-    from .api.model import State
+    from ..api.errors import Aborted, FailedPrecondition, NotFound
+    from ..api.model import State
 
     sid = name.rsplit("/", 1)[-1]
     later = f"run `%session terminate {sid}` (or `jupyter-sessions terminate {sid}`)"

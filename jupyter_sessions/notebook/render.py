@@ -14,11 +14,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .api.durations import format_human_duration
-from .api.model import Kernel, Session, SessionTemplate, State
+from ..api.defaults import SYSTEM_LABEL_PREFIX
+from ..api.durations import format_human_duration
+from ..api.model import Kernel, Session, SessionTemplate, State
 from .present import format_dcu, format_duration, format_time, format_usage, state_style
-
-SYSTEM_LABEL_PREFIX = "goog-dataproc-"
 
 _TABLE_STYLE = "border-collapse:collapse;font-size:0.9em;text-align:left"
 _CELL_STYLE = "padding:2px 10px;text-align:left;vertical-align:top"

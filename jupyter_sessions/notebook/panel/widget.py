@@ -32,14 +32,14 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from . import panel_html as H
-from .api.errors import AlreadyExists, ApiError, InvalidArgument, NotFound
-from .api.model import Session, SessionTemplate
-from .api.names import Parent
-from .client import SessionsClient
-from .event_stream import DEFAULT_READ_TIMEOUT, EventStream, PollingFeed
-from .panel_actions import CANCELLED, RUNNING, SUCCEEDED, Action, ActionRunner
-from .panel_state import (
+from ...api.errors import AlreadyExists, ApiError, InvalidArgument, NotFound
+from ...api.model import Session, SessionTemplate
+from ...api.names import Parent
+from ...client import SessionsClient
+from ...client.event_stream import DEFAULT_READ_TIMEOUT, EventStream, PollingFeed
+from . import html as H
+from .actions import CANCELLED, RUNNING, SUCCEEDED, Action, ActionRunner
+from .state import (
     FORM_FIELDS,
     KERNELS,
     STATE_FILTER_LABELS,

@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
-from .api.model import SessionTemplate
+from ..api.model import SessionTemplate
 from .render import _esc, _html_table, _kv_table, _pretty, _section, _text_table, local_time
 from .templates_cmd import Change, template_rows
 

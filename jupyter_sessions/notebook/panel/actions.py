@@ -11,11 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .api.errors import ApiError, DeadlineExceeded
-from .api.model import Operation, Session, State
+from ...api.errors import ApiError, DeadlineExceeded
+from ...api.model import Operation, Session, State
 
 if TYPE_CHECKING:
-    from .client import SessionsClient
+    from ...client import SessionsClient
 
 CREATE_TIMEOUT = 600.0
 TERMINATE_TIMEOUT = 300.0

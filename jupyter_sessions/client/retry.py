@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import httpx
 
-from .api.codec import parse_duration
+from ..api.codec import parse_duration
 
 
 def retry_after(response: httpx.Response) -> float | None:

@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from .api.errors import ApiError
+from ..api.errors import ApiError
 
 if TYPE_CHECKING:
-    from .client import SessionsClient
+    from .sessions import SessionsClient
 
 log = logging.getLogger(__name__)
 
