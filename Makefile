@@ -40,6 +40,7 @@ lint: setup lint-ts
 	$(BIN)/ruff check jupyter_sessions tests bench
 	$(BIN)/ruff format --check jupyter_sessions tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 lint-ts: setup
 	cd labextension && jlpm lint:check

@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 import httpx
 
-from .. import __version__
+from .._version import __version__
 from ..api import errors
 from ..api.defaults import DEFAULT_LOCATION, DEFAULT_PROJECT
 from ..api.errors import (

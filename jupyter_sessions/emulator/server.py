@@ -13,7 +13,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from .. import __version__
+from .._version import __version__
 from ..api.defaults import default_creator, default_data_dir, is_loopback
 
 log = logging.getLogger("jupyter_sessions.emulator")

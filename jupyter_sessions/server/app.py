@@ -9,7 +9,7 @@ from typing import Any
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Int, List, Unicode, default
 
-from .. import __version__
+from .._version import __version__
 from ..api.defaults import DEFAULT_LOCATION, DEFAULT_PROJECT, default_data_dir
 from .backend import Backend, BackendClient, LocalBackend, UrlBackend
 from .events_bus import EventBus

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from .. import __version__
+from .._version import __version__
 from ..api import errors
 from ..client.retry import retry_after
 from .loopback import LoopbackTransport
