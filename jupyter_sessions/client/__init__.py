@@ -9,60 +9,7 @@ stream of the extension, retry hints and Google credentials. This package import
 
 from __future__ import annotations
 
-from .sessions import (
-    DEFAULT_LOCATION,
-    DEFAULT_PROJECT,
-    DEFAULT_WAIT_STATES,
-    Aborted,
-    AlreadyExists,
-    ApiError,
-    AsyncSessionsClient,
-    Cancelled,
-    DataLoss,
-    DeadlineExceeded,
-    DiscoveryError,
-    FailedPrecondition,
-    Internal,
-    InvalidArgument,
-    NotFound,
-    OutOfRange,
-    PermissionDenied,
-    ResourceExhausted,
-    ServerConfig,
-    SessionsClient,
-    Unauthenticated,
-    Unavailable,
-    Unimplemented,
-    Unknown,
-    discover_server,
-    fetch_server_config,
-)
+from . import sessions as _sessions
+from .sessions import *  # noqa: F403 (the public names are sessions.__all__)
 
-__all__ = [
-    "DEFAULT_LOCATION",
-    "DEFAULT_PROJECT",
-    "DEFAULT_WAIT_STATES",
-    "Aborted",
-    "AlreadyExists",
-    "ApiError",
-    "AsyncSessionsClient",
-    "Cancelled",
-    "DataLoss",
-    "DeadlineExceeded",
-    "DiscoveryError",
-    "FailedPrecondition",
-    "Internal",
-    "InvalidArgument",
-    "NotFound",
-    "OutOfRange",
-    "PermissionDenied",
-    "ResourceExhausted",
-    "ServerConfig",
-    "SessionsClient",
-    "Unauthenticated",
-    "Unavailable",
-    "Unimplemented",
-    "Unknown",
-    "discover_server",
-    "fetch_server_config",
-]
+__all__ = list(_sessions.__all__)

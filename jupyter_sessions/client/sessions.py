@@ -17,7 +17,6 @@ import asyncio
 import inspect
 import logging
 import os
-import random
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -29,6 +28,7 @@ import httpx
 
 from .._version import __version__
 from ..api import errors
+from ..api.backoff import Backoff
 from ..api.defaults import DEFAULT_LOCATION, DEFAULT_PROJECT
 from ..api.errors import (
     Aborted,
@@ -105,15 +105,12 @@ DEFAULT_WAIT_STATES: frozenset[State] = frozenset({State.ACTIVE, State.FAILED, S
 
 
 # Status waits: first poll at once, then 0.2 s growing x1.5 up to 5 s.
-_POLL_FIRST = 0.2
-_POLL_GROWTH = 1.5
-_POLL_MAX = 5.0
+_POLL = Backoff(first=0.2, cap=5.0, factor=1.5, jitter=0.0)
 # A poll issued at the very end of a wait still gets this long to answer.
 _MIN_POLL_TIMEOUT = 1.0
 
 # Request retries: exponential backoff with jitter, unless the server says how long.
-_RETRY_FIRST = 0.25
-_RETRY_MAX = 8.0
+_RETRY_BACKOFF = Backoff(first=0.25, cap=8.0)
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # A refused connection usually means a wrong URL: fail fast, but ride out a restart.
 _CONNECT_RETRIES = 2
@@ -244,7 +241,7 @@ class _Waiter:
         self.timeout = float(timeout)
         self.started = time.monotonic()
         self.deadline = self.started + max(0.0, self.timeout)
-        self._delay = _POLL_FIRST
+        self._polls = 0
 
     @property
     def elapsed(self) -> float:
@@ -255,8 +252,8 @@ class _Waiter:
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             return None
-        delay = min(self._delay, remaining)
-        self._delay = min(self._delay * _POLL_GROWTH, _POLL_MAX)
+        delay = min(_POLL.step(self._polls), remaining)
+        self._polls += 1
         return delay
 
     def session_timeout(self, name: str, wanted: frozenset[State], last: Session) -> ApiError:
@@ -525,18 +522,18 @@ class _ClientBase:
             ):
                 # Timeouts are the caller's bound and are not extended by retrying.
                 return None
-            delay = self._backoff(attempt)
+            hint = None
             reason = str(exc) or type(exc).__name__
         else:
             assert response is not None
             if response.status_code not in _RETRY_STATUSES or not call.idempotent:
                 return None
             hint = retry_after(response)
-            if hint is not None and hint > _MAX_RETRY_AFTER:
-                return None
-            delay = hint if hint is not None else self._backoff(attempt)
             reason = f"HTTP {response.status_code}"
-        if deadline is not None and time.monotonic() + delay >= deadline:
+        delay = _RETRY_BACKOFF.delay(
+            attempt, hint=hint, max_hint=_MAX_RETRY_AFTER, deadline=deadline
+        )
+        if delay is None:
             return None
         log.info(
             "%s %s%s: %s; retry %d/%d in %.2fs",
@@ -549,12 +546,6 @@ class _ClientBase:
             delay,
         )
         return delay
-
-    @staticmethod
-    def _backoff(attempt: int) -> float:
-        delay = min(_RETRY_MAX, _RETRY_FIRST * (2**attempt))
-        # Jitter spreads out clients that failed together.
-        return random.uniform(delay / 2, delay)
 
     def _transport_error(self, exc: httpx.HTTPError, timeout: float) -> ApiError:
         if isinstance(exc, httpx.TimeoutException):

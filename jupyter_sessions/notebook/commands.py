@@ -556,7 +556,10 @@ def wait_for_state(
     """Poll until the session is in one of ``wanted``; SessionEnded if it ends in another
     final state; WaitTimeout after ``timeout`` seconds."""
     started = time.monotonic()
-    delay = _POLL_FIRST
+    from ..api.backoff import Backoff
+
+    poll = Backoff(first=_POLL_FIRST, cap=_POLL_MAX, factor=1.5, jitter=0.0)
+    polls = 0
     while True:
         session = client.get_session(name)
         elapsed = time.monotonic() - started
@@ -573,8 +576,8 @@ def wait_for_state(
                 f"{_human(elapsed)}; it did not become {goal} within the "
                 f"{_human(timeout)} timeout"
             )
-        time.sleep(min(delay, max(0.0, timeout - elapsed)))
-        delay = min(delay * 1.5, _POLL_MAX)
+        time.sleep(min(poll.step(polls), max(0.0, timeout - elapsed)))
+        polls += 1
 
 
 def wait_for_operation(
@@ -587,7 +590,10 @@ def wait_for_operation(
     from ..api.errors import ApiError
 
     started = time.monotonic()
-    delay = _POLL_FIRST
+    from ..api.backoff import Backoff
+
+    poll = Backoff(first=_POLL_FIRST, cap=_POLL_MAX, factor=1.5, jitter=0.0)
+    polls = 0
     op = operation
     while True:
         elapsed = time.monotonic() - started
@@ -603,8 +609,8 @@ def wait_for_operation(
                 f"The {what} operation did not finish within the "
                 f"{_human(timeout)} timeout; it goes on in the background"
             )
-        time.sleep(min(delay, max(0.0, timeout - elapsed)))
-        delay = min(delay * 1.5, _POLL_MAX)
+        time.sleep(min(poll.step(polls), max(0.0, timeout - elapsed)))
+        polls += 1
         op = client.get_operation(op.name)
 
 

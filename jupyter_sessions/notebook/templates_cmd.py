@@ -11,7 +11,6 @@ import argparse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..api.defaults import SYSTEM_LABEL_PREFIX
 from .commands import duration, key_value
 
 if TYPE_CHECKING:
@@ -234,7 +233,9 @@ def template_from_session(
 
 
 def _system(label: str) -> bool:
-    return label.startswith(SYSTEM_LABEL_PREFIX)
+    from ..api.defaults import is_system_label
+
+    return is_system_label(label)
 
 
 # --- what changed -----------------------------------------------------------------------
