@@ -175,7 +175,7 @@ async def _serve(args: argparse.Namespace) -> int:
     from .guard import ANY_HOST, DEFAULT_ALLOWED_HOSTS
     from .lock import DatabaseLock, DatabaseLocked
     from .runtimes.base import Runtime
-    from .store import SessionStore
+    from .store import SchemaTooNew, SessionStore
 
     db = Path(args.db) if args.db else default_data_dir() / "emulator.sqlite"
     try:
@@ -183,7 +183,11 @@ async def _serve(args: argparse.Namespace) -> int:
     except DatabaseLocked as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
-    store = SessionStore(db, max_pages=args.db_max_pages)
+    try:
+        store = SessionStore(db, max_pages=args.db_max_pages)
+    except SchemaTooNew as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     runtime: Runtime
     if args.runtime == "kernel":
         from .runtimes.kernel import KernelRuntime
