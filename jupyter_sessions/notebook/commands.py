@@ -63,6 +63,50 @@ def ttl_duration(text: str) -> timedelta:
     return duration(text)
 
 
+def add_kind_arguments(p: argparse.ArgumentParser, *, kernel: str, spark_connect: str) -> None:
+    """``--kernel python|scala`` or ``--spark-connect``, with these helps."""
+    kind = p.add_mutually_exclusive_group()
+    kind.add_argument(
+        "--kernel", type=str.lower, choices=["python", "scala"], default=None, help=kernel
+    )
+    kind.add_argument("--spark-connect", action="store_true", help=spark_connect)
+
+
+def add_config_arguments(
+    p: argparse.ArgumentParser,
+    *,
+    labels: str,
+    duration_type: Callable[[str], Any],
+    defaults: bool,
+) -> None:
+    """The options a session and a template share: labels, runtime properties, the two time
+    limits (``defaults``: say the server's), runtime version, service account and subnet."""
+    add_key_values(p, "--label", labels)
+    add_key_values(
+        p, "--property", "runtime property, e.g. spark:spark.executor.cores=4 (repeatable)"
+    )
+    p.add_argument(
+        "--ttl",
+        type=duration_type,
+        metavar="DURATION",
+        help="hard limit on run time" + (" (server: 24h)" if defaults else ""),
+    )
+    p.add_argument(
+        "--max-idle",
+        type=duration_type,
+        metavar="DURATION",
+        help="terminate after this long without activity" + (" (server: 1h)" if defaults else ""),
+    )
+    p.add_argument("--version", metavar="V", help="runtime version, e.g. 2.2")
+    p.add_argument("--service-account", metavar="SA", help="service account of the workload")
+    p.add_argument("--subnet", metavar="URI", help="subnetwork URI")
+
+
+def add_key_values(p: argparse.ArgumentParser, flag: str, help: str) -> None:
+    """A repeatable ``FLAG K=V`` option, collected as a list of pairs."""
+    p.add_argument(flag, type=key_value, action="append", default=[], metavar="K=V", help=help)
+
+
 def key_value(text: str) -> tuple[str, str]:
     """argparse type: ``key=value`` (the value may be empty or contain '=')."""
     key, sep, value = text.partition("=")
@@ -157,14 +201,7 @@ def add_list_arguments(p: argparse.ArgumentParser) -> None:
         metavar="EXPR",
         help="AIP-160 filter, e.g. 'create_time > \"2025-01-01T00:00:00Z\"'",
     )
-    p.add_argument(
-        "--label",
-        type=key_value,
-        action="append",
-        default=[],
-        metavar="K=V",
-        help="only sessions with this label (repeatable)",
-    )
+    add_key_values(p, "--label", "only sessions with this label (repeatable)")
     p.add_argument("--all", action="store_true", help="list every session (no row limit)")
     p.add_argument(
         "--limit",
@@ -183,45 +220,14 @@ def add_create_arguments(p: argparse.ArgumentParser, *, magics: bool) -> None:
         help="session id (default: generated from your user name, the date and a suffix)",
     )
     p.add_argument("--template", metavar="T", help="session template id or full name")
-    kind = p.add_mutually_exclusive_group()
-    kind.add_argument(
-        "--kernel",
-        type=str.lower,
-        choices=["python", "scala"],
-        default=None,
-        help="Jupyter kernel of the session (default python, or the template's)",
+    add_kind_arguments(
+        p,
+        kernel="Jupyter kernel of the session (default python, or the template's)",
+        spark_connect="a Spark Connect session instead of a kernel",
     )
-    kind.add_argument(
-        "--spark-connect", action="store_true", help="a Spark Connect session instead of a kernel"
+    add_config_arguments(
+        p, labels="label the session (repeatable)", duration_type=ttl_duration, defaults=True
     )
-    p.add_argument(
-        "--label",
-        type=key_value,
-        action="append",
-        default=[],
-        metavar="K=V",
-        help="label the session (repeatable)",
-    )
-    p.add_argument(
-        "--property",
-        type=key_value,
-        action="append",
-        default=[],
-        metavar="K=V",
-        help="runtime property, e.g. spark:spark.executor.cores=4 (repeatable)",
-    )
-    p.add_argument(
-        "--ttl", type=ttl_duration, metavar="DURATION", help="hard limit on run time (server: 24h)"
-    )
-    p.add_argument(
-        "--max-idle",
-        type=ttl_duration,
-        metavar="DURATION",
-        help="terminate after this long without activity (server: 1h)",
-    )
-    p.add_argument("--version", metavar="V", help="runtime version, e.g. 2.2")
-    p.add_argument("--service-account", metavar="SA", help="service account of the workload")
-    p.add_argument("--subnet", metavar="URI", help="subnetwork URI")
     p.add_argument(
         "--request-id", metavar="R", help="idempotency key: a retry with it creates nothing new"
     )

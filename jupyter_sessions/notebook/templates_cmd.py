@@ -11,7 +11,7 @@ import argparse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .commands import duration, key_value
+from .commands import add_config_arguments, add_kind_arguments, duration
 
 if TYPE_CHECKING:
     from ..api.errors import ApiError
@@ -39,47 +39,21 @@ TEMPLATE_FIELDS = (
 
 def _config_arguments(p: argparse.ArgumentParser, *, edit: bool) -> None:
     """The configuration flags of ``%session create``, and the template's own."""
-    kind = p.add_mutually_exclusive_group()
-    kind.add_argument(
-        "--kernel",
-        type=str.lower,
-        choices=["python", "scala"],
-        default=None,
-        help="Jupyter kernel of its sessions" + ("" if edit else " (default python)"),
-    )
-    kind.add_argument(
-        "--spark-connect", action="store_true", help="Spark Connect sessions instead of a kernel"
+    add_kind_arguments(
+        p,
+        kernel="Jupyter kernel of its sessions" + ("" if edit else " (default python)"),
+        spark_connect="Spark Connect sessions instead of a kernel",
     )
     p.add_argument(
         "--display-name", metavar="N", help="name of its launcher card (Jupyter kernels only)"
     )
     p.add_argument("--description", metavar="TEXT", help="what the template is for")
-    p.add_argument(
-        "--label",
-        type=key_value,
-        action="append",
-        default=[],
-        metavar="K=V",
-        help="label applied to its sessions (repeatable)",
+    add_config_arguments(
+        p,
+        labels="label applied to its sessions (repeatable)",
+        duration_type=duration,
+        defaults=False,
     )
-    p.add_argument(
-        "--property",
-        type=key_value,
-        action="append",
-        default=[],
-        metavar="K=V",
-        help="runtime property, e.g. spark:spark.executor.cores=4 (repeatable)",
-    )
-    p.add_argument("--ttl", type=duration, metavar="DURATION", help="hard limit on run time")
-    p.add_argument(
-        "--max-idle",
-        type=duration,
-        metavar="DURATION",
-        help="terminate after this long without activity",
-    )
-    p.add_argument("--version", metavar="V", help="runtime version, e.g. 2.2")
-    p.add_argument("--service-account", metavar="SA", help="service account of the workload")
-    p.add_argument("--subnet", metavar="URI", help="subnetwork URI")
     if edit:
         p.add_argument(
             "--remove-label", action="append", default=[], metavar="K", help="drop a label"
@@ -253,7 +227,7 @@ class Change:
 def template_rows(template: SessionTemplate) -> list[tuple[str, str]]:
     """The template's configuration as (field, value) rows, for people."""
     from ..api.durations import format_human_duration
-    from .render import kind, labels_text
+    from .render import execution_rows, kind, labels_text
 
     rows: list[tuple[str, str]] = []
     rows.append(("kind", kind(template)))
@@ -269,14 +243,7 @@ def template_rows(template: SessionTemplate) -> list[tuple[str, str]]:
     if ec is not None:
         if ec.ttl is not None:
             rows.append(("ttl", format_human_duration(ec.ttl)))
-        if ec.idle_ttl is not None:
-            rows.append(("max idle", format_human_duration(ec.idle_ttl)))
-        if ec.service_account:
-            rows.append(("service account", ec.service_account))
-        if ec.subnetwork_uri:
-            rows.append(("subnet", ec.subnetwork_uri))
-        if ec.network_uri:
-            rows.append(("network", ec.network_uri))
+        rows.extend(execution_rows(ec))
     user = {k: v for k, v in template.labels.items() if not _system(k)}
     if user:
         rows.append(("labels", labels_text(user)))
