@@ -470,7 +470,7 @@ function Countdown(props: {
   return (
     <div
       className={`jp-sessions-countdown ${low ? 'jp-sessions-countdown-low' : ''}`}
-      title={`${props.note}; due ${new Date(dueAt).toLocaleString()}`}
+      title={`${props.note}; due ${formatTimestamp(new Date(dueAt).toISOString())}`}
     >
       <div className="jp-sessions-countdown-text">
         <span>{props.label}</span>
