@@ -113,15 +113,17 @@ def test_a_file_from_before_the_version_is_upgraded_and_keeps_everything(
             assert template == seen["sessionTemplates/kept"]
             again = terminate_ok(api, f"{parent}/sessions/ended", {"requestId": "term-ended"})
             assert again["name"] == seen["terminate"]["name"]  # the requestId was kept
+            live = api.get(f"/v1/{parent}/sessions/live").json()
+            assert live["uuid"] == seen["sessions/live"]["uuid"]
             # and new writes reach the change feed
-            terminate_ok(api, f"{parent}/sessions/live")
-            wait_state(api, f"{parent}/sessions/live", {"TERMINATED"})
+            create_ok(api, parent, "after")
+            wait_state(api, f"{parent}/sessions/after", {"ACTIVE"})
     finally:
         old.stop()
     # And the file now says which layout it has
     assert user_version(old.db) == SCHEMA_VERSION
     with sqlite3.connect(old.db) as db:
-        logged = db.execute("SELECT count(*) FROM changes WHERE name LIKE ?", ("%/live",))
+        logged = db.execute("SELECT count(*) FROM changes WHERE name LIKE ?", ("%/after",))
         assert logged.fetchone()[0] >= 1
 
 
