@@ -178,9 +178,10 @@ def _cmd_list(client: SessionsClient, args: argparse.Namespace) -> int:
 def _cmd_create(client: SessionsClient, args: argparse.Namespace) -> int:
     from .api.model import State
     from .api.validation import validate_request_id, validate_session_id
-    from .notebook.commands import terminate_when_possible, wait_for_state
+    from .notebook.commands import check_session_id, terminate_when_possible, wait_for_state
 
     sid = args.session or generate_session_id()
+    check_session_id(sid.rsplit("/", 1)[-1])
     validate_session_id(sid.rsplit("/", 1)[-1], "session id")
     validate_request_id(args.request_id, "--request-id")
     operation = client.create_session(

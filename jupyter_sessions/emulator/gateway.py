@@ -423,6 +423,18 @@ class ChannelsHandler(tornado.websocket.WebSocketHandler):
         await self.relay.start()
         self.relay.watch(self._ended, self.on_ended)
 
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Tornado's own errors (a malformed request) in the same envelope as the API's."""
+        cause = kwargs.get("exc_info", (None, None, None))[1]
+        said = str(cause) if cause is not None and str(cause) else ""
+        message = f"Malformed request: {said}" if said else f"HTTP {status_code}"
+        exc = errors.ApiError.for_code(errors.ApiError.from_http(status_code, None).code)(
+            message, http_status=status_code
+        )
+        body = {**exc.to_http_json(), "message": exc.message, "reason": exc.code.name}
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(json.dumps(body))
+
     def on_message(self, message: str | bytes) -> None:
         if self.relay is None:
             return

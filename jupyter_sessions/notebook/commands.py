@@ -107,6 +107,16 @@ def add_key_values(p: argparse.ArgumentParser, flag: str, help: str) -> None:
     p.add_argument(flag, type=key_value, action="append", default=[], metavar="K=V", help=help)
 
 
+def check_session_id(session_id: str) -> None:
+    """Refuse a bad new session id before anything is sent, in the panels' words."""
+    from ..api.errors import bad_request
+    from .present import validate_session_id
+
+    message = validate_session_id(session_id)
+    if message:
+        raise bad_request(f"session ID {session_id!r}", message)
+
+
 def key_value(text: str) -> tuple[str, str]:
     """argparse type: ``key=value`` (the value may be empty or contain '=')."""
     key, sep, value = text.partition("=")

@@ -252,7 +252,10 @@ class SessionMagics(Magics):
     def _cmd_create(self, args: argparse.Namespace) -> Any:
         from ..api.model import State
         from ..api.validation import validate_request_id, validate_session_id
+        from .commands import check_session_id
 
+        if args.session:  # refused before anything is sent, in the panels' words
+            check_session_id(args.session.rsplit("/", 1)[-1])
         client = self.client
         sid = args.session or generate_session_id()
         validate_session_id(sid.rsplit("/", 1)[-1], "session id")

@@ -22,7 +22,7 @@ import type {
 import { SessionBinding, toolbarView } from './sessionKernels';
 import { SessionKernelStatus } from './components/SessionKernelStatus';
 
-/** The toolbar item's name; it goes before the kernel name when there is one. */
+/** The toolbar item's name; it goes before the toolbar's spacer (else the kernel name). */
 export const TOOLBAR_ITEM = 'jupyterSessionsKernel';
 
 export interface ISessionKernelToolbarOptions {
@@ -123,7 +123,12 @@ export function sessionKernelToolbar(
       sessionContext.specsManager.specsChanged.connect(sync);
       const unbind = binding.subscribe(showOrHide);
       const unwatch = options.model.subscribe(checkEnd);
-      if (!toolbar.insertBefore('kernelName', TOOLBAR_ITEM, item)) {
+      // Before the spacer: a narrow toolbar moves its last items (kernel name, other
+      // extensions' buttons) to the overflow menu first, and the session's state stays.
+      if (
+        !toolbar.insertBefore('spacer', TOOLBAR_ITEM, item) &&
+        !toolbar.insertBefore('kernelName', TOOLBAR_ITEM, item)
+      ) {
         toolbar.addItem(TOOLBAR_ITEM, item);
       }
       showOrHide();

@@ -38,7 +38,6 @@ PANEL_TAB = f'.jp-SideBar .lm-TabBar-tab[data-id="{PANEL[1:]}"]'
 # layouts measured here are JupyterLab's own).
 DISABLED_LAB_PLUGINS = {
     "@jupyterlab/apputils-extension:announcements": True,
-    "@jupyter-notebook/lab-extension:interface-switcher": True,
 }
 
 needs_chromium = pytest.mark.skipif(

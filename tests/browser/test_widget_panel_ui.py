@@ -204,6 +204,8 @@ def set_theme(page: Page, theme: str) -> None:
         "theme => window.jupyterapp.commands.execute('apputils:change-theme', { theme })", theme
     )
     expect(page.locator("body")).to_have_attribute("data-jp-theme-name", theme, timeout=10_000)
+    # A theme change shows JupyterLab's splash for a moment: screenshots wait it out.
+    expect(page.locator("#jupyterlab-splash")).to_have_count(0, timeout=10_000)
 
 
 def luminance(css_colour: str) -> float:
@@ -235,10 +237,17 @@ def lab_notebook(page: Page, lab: Lab) -> Page:
     return page
 
 
-def test_magics_and_session_cells_in_jupyterlab(lab_notebook: Page) -> None:
-    """Given the notebook run in JupyterLab, then %session list shows the sessions, a
-    %%session cell's last value is its result and its traceback cites this notebook's cells."""
+@pytest.mark.parametrize("theme", [LIGHT, DARK])
+def test_magics_and_session_cells_in_jupyterlab(
+    lab_notebook: Page, shots_dir: Path, theme: str
+) -> None:
+    """Given the notebook run in JupyterLab, in each theme, then %session list shows the
+    sessions, a %%session cell's last value is its result and its traceback cites this
+    notebook's cells."""
+    set_theme(lab_notebook, theme)
     check_magics_and_session_cells(lab_notebook)
+    slug = "dark" if theme == DARK else "light"
+    lab_notebook.screenshot(path=str(shots_dir / f"magics-{slug}.png"))
 
 
 @pytest.mark.parametrize("width", [600, 1200])

@@ -414,3 +414,22 @@ def test_terminate_while_creating_says_what_to_do(
     assert "(ABORTED)" in message and "`%session wait early-stop`" in message
     slow.session("wait early-stop")
     slow.session("delete early-stop")
+
+
+@pytest.mark.parametrize(
+    ("session_id", "message"),
+    [
+        ("Bad_Id", "Start with a lowercase letter."),
+        ("abc", "Use at least 4 characters."),
+        ("ends-", "Do not end with a hyphen."),
+    ],
+)
+def test_a_bad_session_id_gets_the_panels_message_and_nothing_is_sent(
+    shell: InteractiveShell, session_id: str, message: str
+) -> None:
+    """Given a bad id, when %session create runs, then the cell fails with the side panel's
+    words for it, before any request (there is no server to send one to)."""
+    magics = make_magics(shell, None)  # no server at all: the check comes first
+    with pytest.raises(SessionError) as err:
+        magics.session(f"create {session_id}")
+    assert str(err.value) == f"Invalid session ID {session_id!r}: {message} (INVALID_ARGUMENT)"

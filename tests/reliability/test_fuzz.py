@@ -89,7 +89,21 @@ def regressions(prefix: str) -> list[Call]:
             json_,
             None,
         ),
-    ]
+    ] + (
+        [
+            # A malformed multipart header on the emulator's kernel websocket once got
+            # tornado's HTML 400.
+            Call(
+                "GET",
+                "/api/kernels/e3e70682-c209-4cac-629f-6fbed82c07cd/channels",
+                None,
+                {"Content-Type": "multipart/form-data; boundary=zz"},
+                None,
+            )
+        ]
+        if not prefix
+        else []
+    )
 
 
 def fuzz(
