@@ -40,6 +40,7 @@ lint: setup lint-ts
 	$(BIN)/ruff check jupyter_sessions tests bench
 	$(BIN)/ruff format --check jupyter_sessions tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 lint-ts: setup
 	cd labextension && jlpm lint:check
@@ -55,8 +56,11 @@ java-deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; \
 	  else echo "java is missing: sudo apt-get install openjdk-17-jre-headless (Spark tests will be skipped)"; fi; }
 
+## pytest on PYTEST_WORKERS processes (pytest-xdist); a test file stays in one process, so
+## module-scoped servers are started once. PYTEST_WORKERS=0 runs everything in this process.
+PYTEST_WORKERS ?= 2
 test-python: setup browser-deps java-deps
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 test: lint test-ts test-python
 

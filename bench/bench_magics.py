@@ -63,13 +63,15 @@ def _load_ext_ms() -> float:
 def _startup_rows(rounds: int) -> list[Row]:
     package = median([_import_ms("jupyter_sessions") for _ in range(rounds)])
     # A kernel has IPython loaded already: count only what the magics add.
-    magics = median([_import_ms("jupyter_sessions.magics", "IPython") for _ in range(rounds)])
+    magics = median(
+        [_import_ms("jupyter_sessions.notebook.magics", "IPython") for _ in range(rounds)]
+    )
     load_ext = median([_load_ext_ms() for _ in range(rounds)])
     rows = [
         Row(GROUP, "import jupyter_sessions (p50)", round(package, 1), "ms", note="-X importtime"),
         Row(
             GROUP,
-            "import jupyter_sessions.magics (p50)",
+            "import jupyter_sessions.notebook.magics (p50)",
             round(magics, 1),
             "ms",
             note="-X importtime, after IPython",
@@ -101,7 +103,7 @@ def _startup_rows(rounds: int) -> list[Row]:
         )
         return rows
     ours = median(
-        [_import_ms("jupyter_sessions.magics", "IPython", compare) for _ in range(rounds)]
+        [_import_ms("jupyter_sessions.notebook.magics", "IPython", compare) for _ in range(rounds)]
     )
     spark = median([_import_ms("sparkmagic.magics", "IPython", compare) for _ in range(rounds)])
     rows.append(
@@ -110,7 +112,7 @@ def _startup_rows(rounds: int) -> list[Row]:
             "import sparkmagic.magics (p50), same environment",
             round(spark, 1),
             "ms",
-            f"jupyter_sessions.magics there {ours:.1f} ms = {spark / ours:.0f}x less",
+            f"jupyter_sessions.notebook.magics there {ours:.1f} ms = {spark / ours:.0f}x less",
         )
     )
     return rows
@@ -134,7 +136,7 @@ async def _seed(url: str, count: int) -> None:
 
 def _list_rows(count: int, rounds: int) -> list[Row]:
     from jupyter_sessions.client import SessionsClient
-    from jupyter_sessions.render import SessionList
+    from jupyter_sessions.notebook.render import SessionList
 
     with workdir("magics-list") as wd:
         emu = EmulatorProcess(wd, "--runtime", "simulated").start()

@@ -12,7 +12,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from .commands import (
+from .notebook.commands import (
     build_subparsers,
     describe_error,
     generate_session_id,
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     from .api.errors import ApiError
     from .client import DiscoveryError
-    from .commands import SessionEnded, WaitTimeout, connect, is_unreachable
+    from .notebook.commands import SessionEnded, WaitTimeout, connect, is_unreachable
 
     try:
         client = connect(
@@ -128,7 +128,7 @@ def _print_json(data: Any) -> None:
 
 
 def _print_session(args: argparse.Namespace, session: Session, compact: bool = True) -> None:
-    from .render import SessionView
+    from .notebook.render import SessionView
 
     if args.json:
         _print_json(session.to_json())
@@ -164,8 +164,8 @@ class _Progress:
 
 
 def _cmd_list(client: SessionsClient, args: argparse.Namespace) -> int:
-    from .commands import list_sessions
-    from .render import SessionList
+    from .notebook.commands import list_sessions
+    from .notebook.render import SessionList
 
     sessions, truncated = list_sessions(client, args)
     if args.json:
@@ -178,7 +178,7 @@ def _cmd_list(client: SessionsClient, args: argparse.Namespace) -> int:
 def _cmd_create(client: SessionsClient, args: argparse.Namespace) -> int:
     from .api.model import State
     from .api.validation import validate_request_id, validate_session_id
-    from .commands import check_session_id, terminate_when_possible, wait_for_state
+    from .notebook.commands import check_session_id, terminate_when_possible, wait_for_state
 
     sid = args.session or generate_session_id()
     check_session_id(sid.rsplit("/", 1)[-1])
@@ -214,7 +214,7 @@ def _cmd_describe(client: SessionsClient, args: argparse.Namespace) -> int:
 
 def _cmd_wait(client: SessionsClient, args: argparse.Namespace) -> int:
     from .api.model import State
-    from .commands import wait_for_state
+    from .notebook.commands import wait_for_state
 
     progress = _Progress("Waiting for")
     try:
@@ -237,7 +237,7 @@ def _cmd_wait(client: SessionsClient, args: argparse.Namespace) -> int:
 
 def _cmd_terminate(client: SessionsClient, args: argparse.Namespace) -> int:
     from .api.model import State
-    from .commands import wait_for_state
+    from .notebook.commands import wait_for_state
 
     operation = client.terminate_session(args.session)
     if args.no_wait:
@@ -262,7 +262,7 @@ def _cmd_terminate(client: SessionsClient, args: argparse.Namespace) -> int:
 
 
 def _cmd_delete(client: SessionsClient, args: argparse.Namespace) -> int:
-    from .commands import wait_for_operation
+    from .notebook.commands import wait_for_operation
 
     operation = client.delete_session(args.session)
     sid = args.session.rsplit("/", 1)[-1]
@@ -276,7 +276,7 @@ def _cmd_delete(client: SessionsClient, args: argparse.Namespace) -> int:
 
 
 def _cmd_templates(client: SessionsClient, args: argparse.Namespace) -> int:
-    from .render import TemplateList
+    from .notebook.render import TemplateList
 
     templates = list(client.list_templates(page_size=1000))
     if args.json:
@@ -288,8 +288,8 @@ def _cmd_templates(client: SessionsClient, args: argparse.Namespace) -> int:
 
 def _cmd_template(client: SessionsClient, args: argparse.Namespace) -> int:
     from .api.errors import ApiError
-    from .commands import is_unreachable
-    from .templates_cmd import describe_template_error, run_template_verb
+    from .notebook.commands import is_unreachable
+    from .notebook.templates_cmd import describe_template_error, run_template_verb
 
     try:
         shown = run_template_verb(client, args)
@@ -298,7 +298,7 @@ def _cmd_template(client: SessionsClient, args: argparse.Namespace) -> int:
         raise CommandError(
             describe_template_error(exc, args.template, "jupyter-sessions"), code
         ) from None
-    from .render_templates import TemplateChanges, TemplateView, as_json
+    from .notebook.render_templates import TemplateChanges, TemplateView, as_json
 
     if not args.json:
         print(shown._text() if isinstance(shown, TemplateView) else repr(shown))

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from .reliability.harness import FIGURES
 from .support import EmulatorProcess
 
 # Session kernels start plain unless a test asks for local Spark (`--spark auto`): a JVM
@@ -34,6 +37,33 @@ def simulated_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emu
 def api(simulated_emulator: EmulatorProcess) -> Iterator[httpx.Client]:
     with simulated_emulator.client() as client:
         yield client
+
+
+# --- the figures the reliability tests measured, in the run summary ------------------------
+# Under pytest-xdist (`make test`) each worker measures its own: it hands them to the
+# controller, which prints them all.
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["reliability_figures"] = json.dumps(FIGURES, default=str)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    figures = getattr(node, "workeroutput", {}).get("reliability_figures")
+    if figures:
+        FIGURES.extend((name, values) for name, values in json.loads(figures))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not FIGURES:
+        return
+    terminalreporter.section("reliability figures")
+    for name, figures in FIGURES:
+        shown = ", ".join(f"{k}={v}" for k, v in figures.items())
+        terminalreporter.write_line(f"{name}: {shown}")
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ import pytest
 from jupyter_sessions.api import errors
 from jupyter_sessions.api.model import State
 from jupyter_sessions.client import SessionsClient
+from jupyter_sessions.client.gcp_auth import INSTALL_HINT, LOGIN_COMMAND, GoogleAuth
 from jupyter_sessions.emulator.auth import fingerprint
-from jupyter_sessions.gcp_auth import INSTALL_HINT, LOGIN_COMMAND, GoogleAuth
 
 from .fake_oauth import GOOGLE_ENV_VARS, FakeTokenServer, isolated_google_env
 from .support import EmulatorProcess

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from jupyter_sessions import present
 from jupyter_sessions.api.model import State
+from jupyter_sessions.notebook import present
 
 GOLDEN: dict[str, Any] = json.loads(
     (Path(__file__).parent / "golden" / "format_cases.json").read_text(encoding="utf-8")

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from .codec import format_duration
+from .defaults import SYSTEM_LABEL_PREFIX
 from .errors import bad_request
 from .model import EnvironmentConfig, JupyterConfig, SparkConnectConfig
 
@@ -19,7 +20,6 @@ REQUEST_ID_RE = re.compile(r"^[a-zA-Z0-9_-]{1,40}\Z")
 LABEL_KEY_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}\Z")
 LABEL_VALUE_RE = re.compile(r"^[a-z0-9_-]{0,63}\Z")
 MAX_LABELS = 32
-SYSTEM_LABEL_PREFIX = "goog-dataproc-"
 MIN_TTL = timedelta(minutes=10)
 MAX_TTL = timedelta(days=14)
 

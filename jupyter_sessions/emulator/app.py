@@ -19,7 +19,7 @@ from urllib.parse import unquote
 import tornado.web
 from tornado.log import access_log
 
-from .. import __version__
+from .._version import __version__
 from ..api import errors
 from ..api.codec import Message
 from .auth import redact_query

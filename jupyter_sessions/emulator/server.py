@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
-import ipaddress
 import json
 import logging
 import os
@@ -15,23 +13,10 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from .. import __version__
+from .._version import __version__
+from ..api.defaults import default_creator, default_data_dir, is_loopback
 
 log = logging.getLogger("jupyter_sessions.emulator")
-
-
-def default_data_dir() -> Path:
-    from jupyter_core.paths import jupyter_data_dir
-
-    return Path(jupyter_data_dir()) / "jupyter_sessions"
-
-
-def default_creator() -> str:
-    try:
-        user = getpass.getuser()
-    except Exception:  # no user name in some containers
-        user = "user"
-    return f"{user}@localhost"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -155,21 +140,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-level", default="INFO")
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),
         format="[%(asctime)s %(name)s %(levelname)s] %(message)s",
     )
-    if not _is_loopback(args.host) and not args.allow_remote:
+    if not is_loopback(args.host) and not args.allow_remote:
         print(
             f"error: refusing to bind {args.host}: the emulator API is meant for this machine "
             "only; pass --allow-remote to bind it anyway",
@@ -199,7 +175,7 @@ async def _serve(args: argparse.Namespace) -> int:
     from .guard import ANY_HOST, DEFAULT_ALLOWED_HOSTS
     from .lock import DatabaseLock, DatabaseLocked
     from .runtimes.base import Runtime
-    from .store import SessionStore
+    from .store import SchemaTooNew, SessionStore
 
     db = Path(args.db) if args.db else default_data_dir() / "emulator.sqlite"
     try:
@@ -207,7 +183,11 @@ async def _serve(args: argparse.Namespace) -> int:
     except DatabaseLocked as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
-    store = SessionStore(db, max_pages=args.db_max_pages)
+    try:
+        store = SessionStore(db, max_pages=args.db_max_pages)
+    except SchemaTooNew as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     runtime: Runtime
     if args.runtime == "kernel":
         from .runtimes.kernel import KernelRuntime

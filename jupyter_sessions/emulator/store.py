@@ -23,6 +23,10 @@ from . import changes
 # live sessions themselves need to end (see ``end_cost``).
 RESERVE_PAGES = 8
 
+# The layout of the database, in ``PRAGMA user_version``. Files written before the version
+# existed read 0: they hold version 1's tables (or some of them) and are upgraded in place.
+SCHEMA_VERSION = 1
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
     name TEXT PRIMARY KEY,
@@ -49,6 +53,44 @@ CREATE TABLE IF NOT EXISTS request_ids (
 """
 
 
+class SchemaTooNew(RuntimeError):
+    """The database was written by a newer emulator, whose layout this one cannot read."""
+
+
+def _upgrades() -> dict[int, str]:
+    """The script that brings a database from version ``n - 1`` to ``n``, by ``n``."""
+    return {
+        # Version 1: the tables of the first releases (idempotent: files from before the
+        # version already hold them) and the change log of the change feed.
+        1: _SCHEMA + changes.SCHEMA,
+    }
+
+
+def schema_version(db: sqlite3.Connection) -> int:
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def upgrade(db: sqlite3.Connection, path: str) -> int:
+    """Bring the database to ``SCHEMA_VERSION``, one version at a time, each in its own
+    transaction (a crash leaves a whole version, never half of one). Returns the version
+    found."""
+    found = schema_version(db)
+    if found > SCHEMA_VERSION:
+        raise SchemaTooNew(
+            f"The database {path} has layout version {found}, written by a newer "
+            f"jupyter-sessions; this one reads up to version {SCHEMA_VERSION}. Upgrade "
+            "jupyter-sessions or use another --db."
+        )
+    scripts = _upgrades()
+    for version in range(found + 1, SCHEMA_VERSION + 1):
+        # executescript commits what is pending first, so the script holds its own
+        # transaction; the version is written inside it.
+        db.executescript(
+            f"BEGIN IMMEDIATE;\n{scripts[version]}\nPRAGMA user_version = {version};\nCOMMIT;"
+        )
+    return found
+
+
 @dataclass
 class StoredSession:
     body: dict[str, Any]
@@ -68,7 +110,13 @@ class SessionStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(_SCHEMA)
+        try:
+            self.upgraded_from = upgrade(self._db, self.path)
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            self._db.close()
+            raise
         changes.install(self._db)  # logs every session write, for the change feed
         self.changes = changes.ChangeLog(self._db)
         # A size cap (tests use it to see how a full disk is handled). Part of it is kept

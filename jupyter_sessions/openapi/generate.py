@@ -296,6 +296,14 @@ class _Schemas:
         }
 
 
+def _text_responses(description: str, media: str) -> dict[str, Any]:
+    """The responses of an operation that answers text of type ``media`` (errors as JSON)."""
+    return {
+        "200": {"description": description, "content": {media: {"schema": {"type": "string"}}}},
+        "default": {"$ref": "#/components/responses/Error"},
+    }
+
+
 def _components(extra: dict[str, Any]) -> dict[str, Any]:
     collected = _Schemas()
     for cls in (
@@ -658,13 +666,7 @@ def build_extension() -> dict[str, Any]:
                         "schema": {"type": "integer", "minimum": 1, "maximum": 4194304},
                     },
                 ],
-                "responses": {
-                    "200": {
-                        "description": "The log as UTF-8 text",
-                        "content": {"text/plain": {"schema": {"type": "string"}}},
-                    },
-                    "default": {"$ref": "#/components/responses/Error"},
-                },
+                "responses": _text_responses("The log as UTF-8 text", "text/plain"),
             }
         },
         "/jupyter-sessions/events": {
@@ -683,13 +685,7 @@ def build_extension() -> dict[str, Any]:
                         "schema": {"type": "string"},
                     }
                 ],
-                "responses": {
-                    "200": {
-                        "description": "An endless text/event-stream",
-                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
-                    },
-                    "default": {"$ref": "#/components/responses/Error"},
-                },
+                "responses": _text_responses("An endless text/event-stream", "text/event-stream"),
             },
             "post": {
                 "operationId": "events.activity",

@@ -6,20 +6,17 @@ import os
 from pathlib import Path
 from typing import Any
 
-from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Int, List, Unicode, default
 
-from .. import __version__
+from .._version import __version__
+from ..api.defaults import DEFAULT_LOCATION, DEFAULT_PROJECT, default_data_dir
 from .backend import Backend, BackendClient, LocalBackend, UrlBackend
 from .events_bus import EventBus
 from .handlers import ConfigHandler, EventsHandler, OpenApiHandler, ProxyHandler
 from .kernel_handlers import SessionKernelHandler
 from .log_handler import SessionLogHandler
 from .watcher import WatcherRegistry, WatchSettings
-
-DEFAULT_PROJECT = "local-project"
-DEFAULT_LOCATION = "local"
 
 
 class SessionsExtensionApp(ExtensionApp):
@@ -192,7 +189,7 @@ class SessionsExtensionApp(ExtensionApp):
 
     @default("emulator_data_dir")
     def _default_data_dir(self) -> str:
-        return str(Path(jupyter_data_dir()) / "jupyter_sessions")
+        return str(default_data_dir())
 
     # --- wiring -----------------------------------------------------------------------
 
@@ -326,7 +323,7 @@ class SessionsExtensionApp(ExtensionApp):
         info = self.backend_impl.describe()
         user = self.user or getattr(self.backend_impl, "user", "")
         if not user and isinstance(self.backend_impl, LocalBackend):
-            from ..emulator.server import default_creator
+            from ..api.defaults import default_creator
 
             user = default_creator()
         return {

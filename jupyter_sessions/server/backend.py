@@ -11,7 +11,6 @@ import abc
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -20,9 +19,10 @@ from typing import Any
 
 import httpx
 
-from .. import __version__
+from .._version import __version__
 from ..api import errors
-from ..retry_hints import retry_after
+from ..api.backoff import Backoff
+from ..client.retry import retry_after
 from .loopback import LoopbackTransport
 from .proxy_settings import NetworkSettings
 from .supervisor import EmulatorSupervisor
@@ -46,19 +46,18 @@ class RetryPolicy:
     max_delay: float = 8.0
     max_total: float = 20.0
 
+    @property
+    def schedule(self) -> Backoff:
+        return Backoff(first=self.first_delay, cap=self.max_delay)
+
     def backoff(self, attempt: int) -> float:
-        delay = min(self.max_delay, self.first_delay * (2**attempt))
-        # Jitter spreads out clients that failed together.
-        return random.uniform(delay / 2, delay)
+        return self.schedule.step(attempt)
 
     def delay(self, attempt: int, started: float, hint: float | None = None) -> float | None:
         """Seconds to wait before retry ``attempt + 1``, or None to give up."""
         if attempt >= self.max_retries:
             return None
-        wait = hint if hint is not None else self.backoff(attempt)
-        if time.monotonic() + wait - started > self.max_total:
-            return None
-        return wait
+        return self.schedule.delay(attempt, hint=hint, deadline=started + self.max_total)
 
 
 class Backend(abc.ABC):

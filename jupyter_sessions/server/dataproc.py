@@ -12,7 +12,6 @@ endpoint (HTTPS, or plain HTTP on loopback for a local test endpoint).
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import os
 import re
@@ -22,8 +21,9 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from ..api import errors
+from ..api.defaults import is_loopback
 from ..api.names import PROJECT_RE
-from ..gcp_auth import LOGIN_HINT, GoogleAuth
+from ..client.gcp_auth import LOGIN_HINT, GoogleAuth
 from .backend import Backend, RetryPolicy
 from .proxy_settings import NetworkSettings, redacted
 
@@ -98,15 +98,6 @@ def resolve_setting(
     return Setting("", "")
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def endpoint_url(location: str, endpoint: str = "") -> str:
     """The API root (ending in ``/``) for ``endpoint``.
 
@@ -134,7 +125,7 @@ def endpoint_url(location: str, endpoint: str = "") -> str:
             f"dataproc_endpoint must be 'regional', 'global', 'rep' or an https:// URL, "
             f"got {value!r}"
         )
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ValueError(
             f"dataproc_endpoint {value!r} would send Google credentials unencrypted: use "
             "https:// (plain http:// is accepted on a loopback address only)"

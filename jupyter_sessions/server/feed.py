@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 import re
 import time
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from urllib.parse import urlencode
 import httpx
 
 from ..api import errors
+from ..api.backoff import Backoff
 from ..api.codec import parse_timestamp
 
 if TYPE_CHECKING:
@@ -61,13 +61,14 @@ class FeedFollower:
     async def follow(self) -> None:
         """Follow until cancelled; return only if the backend has no feed."""
         w = self.watcher
-        backoff = 0.0
+        failures = 0
+        schedule = Backoff(first=0.25, cap=w.settings.max_backoff)
         while True:
             opened = time.monotonic()
             try:
                 await self._follow_once()
                 if time.monotonic() - opened >= SHORT_STREAM:
-                    backoff = 0.0  # the stream ended on time: reconnect at once
+                    failures = 0  # the stream ended on time: reconnect at once
                     continue
             except FeedUnsupported:
                 log.info("The backend of %s has no change feed; polling it", w.parent)
@@ -79,12 +80,8 @@ class FeedFollower:
             except Exception as exc:  # keep following whatever happens
                 log.exception("Following the change feed of %s failed", w.parent)
                 w._set_reachable(False, f"Watcher error: {exc}")
-            backoff = min(max(0.25, backoff * 2), w.settings.max_backoff)
-            w._wake.clear()
-            try:  # a poke (the backend came back) ends the wait early
-                await asyncio.wait_for(w._wake.wait(), backoff * (0.5 + random.random() / 2))
-            except asyncio.TimeoutError:
-                pass
+            failures += 1
+            await w.pause(schedule.step(failures - 1))
 
     async def _follow_once(self) -> None:
         w = self.watcher

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from .. import __version__
+from .._version import __version__
 from ..api import errors
 from .kernels import gateway
 from .proxy_settings import redacted

@@ -10,10 +10,11 @@ else (HTTPS to Google, other hosts) goes to httpx's own transport unchanged.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 from typing import Any
 
 import httpx
+
+from ..api.defaults import is_loopback
 
 MAX_HEAD = 64 * 1024
 MAX_IDLE = 32
@@ -22,13 +23,7 @@ MAX_IDLE = 32
 def is_loopback_http(url: httpx.URL) -> bool:
     if url.scheme != "http":
         return False
-    host = url.host
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback(url.host)
 
 
 class _Connection:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import httpx
 
+from ..api.backoff import Backoff
 from ..emulator.lock import holder_of, process_alive
 
 log = logging.getLogger(__name__)
@@ -211,7 +212,8 @@ class EmulatorSupervisor:
             return False
 
     async def _watch(self) -> None:
-        delay = 0.5
+        schedule = Backoff(first=0.5, cap=30.0)
+        failures = 0
         while not self._stopping:
             proc = self._proc
             if proc is None:
@@ -228,14 +230,15 @@ class EmulatorSupervisor:
                     await self._spawn()
                     self.restarts += 1
                     self._notify(True, "The local sessions emulator is running again")
-                    delay = 0.5
+                    failures = 0
                     break
                 except (RuntimeError, OSError) as exc:
+                    delay = schedule.step(failures)
+                    failures += 1
                     log.warning(
                         "Restarting the emulator failed: %s (retrying in %.1fs)", exc, delay
                     )
                     await asyncio.sleep(delay)
-                    delay = min(delay * 2, 30.0)
 
     def _notify(self, running: bool, message: str) -> None:
         if self.on_change is not None:

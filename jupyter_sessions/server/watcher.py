@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,8 +23,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from ..api import errors
+from ..api.backoff import Backoff
 from ..api.codec import format_timestamp
-from ..retry_hints import retry_after
+from ..client.retry import retry_after
 from .backend import BackendClient
 from .feed import FeedFollower, Pacer, is_older, missed_states
 
@@ -180,7 +180,8 @@ class Watcher:
         if self.feed is not None:
             await self.feed.follow()  # returns only if the backend has no change feed
             self.feed = None
-        backoff = 0.0
+        failures = 0
+        schedule = Backoff(first=0.5, cap=self.settings.max_backoff)
         next_full = 0.0
         while True:
             self._look_requests = 0
@@ -194,7 +195,7 @@ class Watcher:
                 self.polls += 1
                 self.last_poll = _now()
                 self._set_reachable(True, "")
-                backoff = 0.0
+                failures = 0
                 in_transition = any(
                     s.get("state") in TRANSITION_STATES for s in self.sessions.values()
                 )
@@ -212,21 +213,25 @@ class Watcher:
                 log.info(
                     "Watcher of %s throttled by the backend; next look in %.1fs", self.parent, delay
                 )
-            except errors.ApiError as exc:
-                self._set_reachable(False, str(exc))
-                backoff = min(max(0.5, backoff * 2), self.settings.max_backoff)
-                delay = backoff * (0.5 + random.random() / 2)
-                self._full_requested = True  # resynchronise everything once it is back
             except Exception as exc:  # keep watching whatever happens
-                log.exception("Watcher for %s failed", self.parent)
-                self._set_reachable(False, f"Watcher error: {exc}")
-                backoff = min(max(0.5, backoff * 2), self.settings.max_backoff)
-                delay = backoff
-            self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), delay)
-            except asyncio.TimeoutError:
-                pass
+                if isinstance(exc, errors.ApiError):
+                    self._set_reachable(False, str(exc))
+                    self._full_requested = True  # resynchronise everything once it is back
+                else:
+                    log.exception("Watcher for %s failed", self.parent)
+                    self._set_reachable(False, f"Watcher error: {exc}")
+                failures += 1
+                delay = schedule.step(failures - 1)
+            await self.pause(delay)
+
+    async def pause(self, delay: float) -> None:
+        """Wait ``delay`` seconds; a poke (the backend came back, a subscriber asked) ends the
+        wait early."""
+        self._wake.clear()
+        try:
+            await asyncio.wait_for(self._wake.wait(), delay)
+        except asyncio.TimeoutError:
+            pass
 
     async def _list(self, filter_text: str | None) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}

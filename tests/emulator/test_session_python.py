@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from jupyter_sessions.api.model import Session
-from jupyter_sessions.render import SessionView
+from jupyter_sessions.notebook.render import SessionView
 
 from ..support import EmulatorProcess
 from .test_spark_sessions import create, execute

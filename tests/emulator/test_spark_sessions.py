@@ -275,8 +275,8 @@ def test_on_dataproc_the_magic_says_what_to_install() -> None:
     """Given no dataproc-spark-connect in the kernel
     When `%session spark` is asked for a Dataproc session
     Then the error says to install Google's client."""
-    from jupyter_sessions.cell_errors import SessionError
-    from jupyter_sessions.spark_magic import connect_dataproc
+    from jupyter_sessions.notebook.cell_errors import SessionError
+    from jupyter_sessions.notebook.spark_magic import connect_dataproc
 
     with pytest.raises(SessionError, match=r"pip install dataproc-spark-connect"):
         connect_dataproc("projects/p/locations/us-central1/sessions/s1")

@@ -20,10 +20,10 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
 from jupyter_sessions.api.model import RuntimeInfo, Session, State
-from jupyter_sessions.cell_errors import RemoteExecutionError, SessionError, remote_error
-from jupyter_sessions.commands import generate_session_id
-from jupyter_sessions.magics import SessionMagics
-from jupyter_sessions.remote import connection_file
+from jupyter_sessions.notebook.cell_errors import RemoteExecutionError, SessionError, remote_error
+from jupyter_sessions.notebook.commands import generate_session_id
+from jupyter_sessions.notebook.magics import SessionMagics
+from jupyter_sessions.notebook.remote import connection_file
 
 from ..support import EmulatorProcess, wait_for
 
@@ -288,9 +288,9 @@ def test_unreachable_server_is_one_line(
 def test_panel_is_explained_when_widgets_are_missing(
     shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Given an installation without jupyter_sessions.widgets, then %session panel fails
+    """Given an installation without the panel's widget module, then %session panel fails
     with one line (the notebooks cover the panel itself)."""
-    monkeypatch.setitem(sys.modules, "jupyter_sessions.widgets", None)
+    monkeypatch.setitem(sys.modules, "jupyter_sessions.notebook.panel.widget", None)
     magics = make_magics(shell, None)
     with pytest.raises(SessionError) as err:
         magics.session("panel")
@@ -361,7 +361,8 @@ def test_loading_the_extension_stays_light() -> None:
         "from IPython.core.interactiveshell import InteractiveShell\n"
         "InteractiveShell.instance().run_line_magic('load_ext', 'jupyter_sessions')\n"
         "heavy = ('jupyter_sessions.server', 'jupyter_sessions.emulator', "
-        "'jupyter_sessions.widgets', 'jupyter_sessions.client', 'httpx', 'jupyter_server', "
+        "'jupyter_sessions.widgets', 'jupyter_sessions.notebook.panel', "
+        "'jupyter_sessions.client', 'httpx', 'jupyter_server', "
         "'ipywidgets', 'jupyter_client', 'jupyter_sessions.api')\n"
         "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
     )

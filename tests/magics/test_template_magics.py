@@ -10,10 +10,10 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
-from jupyter_sessions.cell_errors import SessionError
-from jupyter_sessions.magics import SessionMagics
-from jupyter_sessions.render import Notice
-from jupyter_sessions.render_templates import TemplateChanges, TemplateView
+from jupyter_sessions.notebook.cell_errors import SessionError
+from jupyter_sessions.notebook.magics import SessionMagics
+from jupyter_sessions.notebook.render import Notice
+from jupyter_sessions.notebook.render_templates import TemplateChanges, TemplateView
 
 from ..support import EmulatorProcess, wait_for
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from jupyter_sessions.event_stream import EventStream, SseParser
+from jupyter_sessions.client.event_stream import EventStream, SseParser
 
 from ..support import wait_for
 

@@ -9,7 +9,7 @@ import uuid
 
 from jupyter_sessions.api.model import Session
 from jupyter_sessions.client import SessionsClient
-from jupyter_sessions.panel_actions import (
+from jupyter_sessions.notebook.panel.actions import (
     CANCELLED,
     FAILED,
     RUNNING,

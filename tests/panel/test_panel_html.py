@@ -5,8 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from jupyter_sessions.api.model import Session
-from jupyter_sessions.panel_html import details_html, row_cells_html, status_html, timeline_html
-from jupyter_sessions.panel_state import StatusView, row_view
+from jupyter_sessions.notebook.panel.html import (
+    details_html,
+    row_cells_html,
+    status_html,
+    timeline_html,
+)
+from jupyter_sessions.notebook.panel.state import StatusView, row_view
 
 T0 = datetime(2026, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
 EVIL = '<img src=x onerror="alert(1)">'

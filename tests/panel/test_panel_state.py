@@ -9,7 +9,7 @@ import pytest
 
 from jupyter_sessions.api.codec import format_timestamp
 from jupyter_sessions.api.model import Kernel, Session, State
-from jupyter_sessions.panel_state import (
+from jupyter_sessions.notebook.panel.state import (
     CreateFormValues,
     PanelState,
     SessionFilter,

@@ -209,10 +209,12 @@ def test_a_client_without_the_extension_polls(emulator: EmulatorProcess) -> None
 
 def test_importing_the_package_does_not_import_widgets() -> None:
     code = (
-        "import sys, jupyter_sessions, jupyter_sessions.panel_state, "
-        "jupyter_sessions.event_stream, jupyter_sessions.panel_actions, jupyter_sessions.client\n"
+        "import sys, jupyter_sessions, jupyter_sessions.notebook.panel.state, "
+        "jupyter_sessions.client.event_stream, jupyter_sessions.notebook.panel.actions, "
+        "jupyter_sessions.client\n"
         "assert 'ipywidgets' not in sys.modules, 'ipywidgets was imported'\n"
-        "assert 'jupyter_sessions.widgets' not in sys.modules"
+        "assert 'jupyter_sessions.widgets' not in sys.modules\n"
+        "assert 'jupyter_sessions.notebook.panel.widget' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 

@@ -12,7 +12,6 @@ import pytest
 
 from ..server.conftest import sessions_config
 from ..support import EmulatorProcess, JupyterServerProcess, wait_for
-from .harness import FIGURES
 
 QUICK = ("--runtime", "simulated", "--ttl-floor", "1", "--tick", "0.2")
 
@@ -69,12 +68,3 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     yield s
     s.server.stop()
     s.emulator.stop()
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not FIGURES:
-        return
-    terminalreporter.section("reliability figures")
-    for name, figures in FIGURES:
-        shown = ", ".join(f"{k}={v}" for k, v in figures.items())
-        terminalreporter.write_line(f"{name}: {shown}")

@@ -24,10 +24,10 @@ import pytest
 
 from jupyter_sessions.api import errors
 from jupyter_sessions.api.model import Operation, OperationType, Session, State
+from jupyter_sessions.client.gcp_auth import INSTALL_HINT, GoogleAuth
+from jupyter_sessions.client.retry import retry_after
 from jupyter_sessions.emulator.auth import fingerprint
 from jupyter_sessions.emulator.faults import FailNext
-from jupyter_sessions.gcp_auth import INSTALL_HINT, GoogleAuth
-from jupyter_sessions.retry_hints import retry_after
 from jupyter_sessions.server.backend import RetryPolicy
 from jupyter_sessions.server.dataproc import (
     GLOBAL_ENDPOINT,

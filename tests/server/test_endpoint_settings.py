@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jupyter_sessions.gcp_auth import GoogleAuth
+from jupyter_sessions.client.gcp_auth import GoogleAuth
 from jupyter_sessions.server.dataproc import DataprocBackend
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from jupyter_sessions.gcp_auth import GoogleAuth
+from jupyter_sessions.client.gcp_auth import GoogleAuth
 
 from ..fake_oauth import GOOGLE_ENV_VARS, FakeTokenServer, isolated_google_env
 from ..recording_proxy import RecordingProxy

@@ -30,7 +30,15 @@ from pathlib import Path
 from typing import Any
 
 from .base import Runtime, RuntimeHandle, RuntimeStartError, Usage
-from .kernel import MARKER_ENV, _cmdline_has, _group_usage, _log_tail, _marked_pids, _runs
+from .kernel import (
+    MARKER_ENV,
+    _cmdline_has,
+    _group_usage,
+    _log_tail,
+    _marked_pids,
+    _runs,
+    spawn_logged,
+)
 from .spark import INSTALL_HINT, free_port, local_conf
 
 log = logging.getLogger(__name__)
@@ -157,16 +165,7 @@ class SparkConnectRuntime(Runtime):
             "session": session_name,
         }
         try:
-            with open(log_file, "ab") as out:
-                proc = subprocess.Popen(
-                    cmd,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    env=env,
-                    start_new_session=True,
-                    close_fds=True,
-                )
+            proc = spawn_logged(cmd, log_file, env)
         except OSError as err:
             raise RuntimeStartError(f"Could not start the Spark Connect server: {err}") from err
         data["pid"] = proc.pid

@@ -65,6 +65,23 @@ _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 _PROBE_REQUESTS = frozenset({"kernel_info_request"})
 
 
+def spawn_logged(
+    cmd: list[str], log_file: Path | str, env: dict[str, str]
+) -> subprocess.Popen[bytes]:
+    """Start ``cmd`` in a process session of its own, its output appended to ``log_file``
+    (raises OSError when it cannot start)."""
+    with open(log_file, "ab") as out:
+        return subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            close_fds=True,
+        )
+
+
 @dataclass
 class _Kernel:
     """In-memory state of a kernel this runtime tracks."""
@@ -297,12 +314,7 @@ class KernelRuntime(Runtime):
         if kid in self._pool:
             self._pool.remove(kid)
         self._measure(data)  # the final usage, while the process still exists
-        proc = kernel.proc if kernel is not None else None
-        if self._is_ours(data, proc):
-            await self._polite_shutdown(data, kernel, proc)
-        if kernel is not None:
-            await self._detach(kernel)
-        await self._force_stop(data, proc)
+        await self._end(data, kernel)
         self._remove_files(data)
 
     def is_alive(self, handle: RuntimeHandle) -> bool:
@@ -398,12 +410,7 @@ class KernelRuntime(Runtime):
             raise RuntimeStartError("The session's kernel has no connection file to reuse")
         used = self._measure(data)
         kernel = self._kernels.pop(kid, None)
-        proc = kernel.proc if kernel is not None else None
-        if self._is_ours(data, proc):
-            await self._polite_shutdown(data, kernel, proc)
-        if kernel is not None:
-            await self._detach(kernel)
-        await self._force_stop(data, proc)
+        await self._end(data, kernel)
         data["cpu_offset"] = used.cpu_seconds  # usage carries on across restarts
         fresh = await self._start_kernel(data.get("session"), reuse=data)
         self._unmark_unclaimed(fresh.data)
@@ -533,16 +540,7 @@ class KernelRuntime(Runtime):
         if self.spark is not None:
             cmd += self.spark.kernel_args()
         try:
-            with open(log_file, "ab") as out:
-                proc = subprocess.Popen(
-                    cmd,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    env=env,
-                    start_new_session=True,
-                    close_fds=True,
-                )
+            proc = spawn_logged(cmd, log_file, env)
         except OSError as err:
             self._remove_files(data)
             raise RuntimeStartError(f"Could not start the python kernel: {err}") from err
@@ -635,6 +633,15 @@ class KernelRuntime(Runtime):
                 kernel.last_activity = time.time()
 
     # --- stopping ---------------------------------------------------------------------------
+
+    async def _end(self, data: dict[str, Any], kernel: _Kernel | None) -> None:
+        """Stop a kernel: politely if it is ours, then its client, then by force."""
+        proc = kernel.proc if kernel is not None else None
+        if self._is_ours(data, proc):
+            await self._polite_shutdown(data, kernel, proc)
+        if kernel is not None:
+            await self._detach(kernel)
+        await self._force_stop(data, proc)
 
     def _is_ours(self, data: dict[str, Any], proc: subprocess.Popen[bytes] | None) -> bool:
         """The handle's pid runs and is the kernel of this connection file (not a reused pid)."""

@@ -1,4 +1,7 @@
-"""What a server asks a client to wait before retrying, shared by every HTTP caller."""
+"""What a server asks a client to wait before retrying, shared by every HTTP caller.
+
+The schedule itself (``Backoff``) is in ``jupyter_sessions.api.backoff``; re-exported here.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,10 @@ from datetime import datetime, timezone
 
 import httpx
 
-from .api.codec import parse_duration
+from ..api.backoff import Backoff
+from ..api.codec import parse_duration
+
+__all__ = ["Backoff", "retry_after"]
 
 
 def retry_after(response: httpx.Response) -> float | None:

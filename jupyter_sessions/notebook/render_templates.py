@@ -7,8 +7,8 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
-from .api.model import SessionTemplate
-from .render import _esc, _html_table, _kv_table, _pretty, _section, _text_table, local_time
+from ..api.model import SessionTemplate
+from .render import Shown, _esc, _html_table, _kv_table, _pretty, _section, _text_table, local_time
 from .templates_cmd import Change, template_rows
 
 
@@ -62,7 +62,7 @@ class TemplateView(SessionTemplate):
         return "".join(parts)
 
 
-class TemplateChanges(list[Change]):
+class TemplateChanges(Shown, list[Change]):
     """What ``template edit`` changed, field by field; ``template`` is the result."""
 
     def __init__(self, template: SessionTemplate, changes: Iterable[Change] = ()) -> None:
@@ -83,11 +83,6 @@ class TemplateChanges(list[Change]):
         if not self:
             return self._title()
         return self._title() + "\n" + _text_table(("field", "before", "after"), self._rows())
-
-    def __repr__(self) -> str:
-        return self._text()
-
-    _repr_pretty_ = _pretty
 
     def _repr_html_(self) -> str:
         title = f'<div class="jp-sessions-notice">{_esc(self._title())}</div>'

@@ -12,10 +12,11 @@ from datetime import datetime
 from html import escape
 from urllib.parse import urlsplit
 
-from .api.codec import format_duration
-from .api.durations import format_human_duration
-from .api.model import Session, State
-from .panel_state import (
+from ...api.codec import format_duration
+from ...api.durations import format_human_duration
+from ...api.model import Session, State
+from ..present import STATE_STYLES, state_style
+from .state import (
     STATE_CLASSES,
     RowView,
     StatusView,
@@ -24,7 +25,6 @@ from .panel_state import (
     usage_text,
     user_labels,
 )
-from .present import STATE_STYLES, state_style
 
 MAX_LABEL_CHIPS = 3
 

@@ -5,7 +5,7 @@ The kernel manager gives a shutting-down kernel about half of its ``shutdown_wai
 (2.5 s by default) before SIGTERM, so the terminate calls run in parallel within a short
 budget. A session still CREATING cannot be terminated yet (the API answers ABORTED); it
 is handed to a small detached process that waits for it to become ACTIVE and then
-terminates it (``python -m jupyter_sessions.cleanup``).
+terminates it (``python -m jupyter_sessions.notebook.cleanup``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .client import SessionsClient
+    from ..client import SessionsClient
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ class SessionReaper:
 
 
 def _terminate(client: SessionsClient, name: str) -> str:
-    from .api.errors import Aborted, ApiError, FailedPrecondition, NotFound
+    from ..api.errors import Aborted, ApiError, FailedPrecondition, NotFound
 
     try:
         client.terminate_session(name)
@@ -121,7 +121,7 @@ def _spawn_helper(client: SessionsClient, names: list[str]) -> None:
     auth = client.request_headers().get("Authorization", "")
     if auth:
         env[_AUTH_ENV] = auth  # not on the command line, where any user could read it
-    cmd = [sys.executable, "-m", "jupyter_sessions.cleanup", client.api_root, *names]
+    cmd = [sys.executable, "-m", "jupyter_sessions.notebook.cleanup", client.api_root, *names]
     try:
         subprocess.Popen(
             cmd,
@@ -137,8 +137,8 @@ def _spawn_helper(client: SessionsClient, names: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The detached helper: ``python -m jupyter_sessions.cleanup API_ROOT NAME...``."""
-    from .client import SessionsClient
+    """The detached helper: ``python -m jupyter_sessions.notebook.cleanup API_ROOT NAME...``."""
+    from ..client import SessionsClient
     from .commands import terminate_when_possible
 
     args = sys.argv[1:] if argv is None else argv
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     auth = os.environ.pop(_AUTH_ENV, "")
     headers = {"Authorization": auth} if auth else {}
-    from .api.errors import ApiError
+    from ..api.errors import ApiError
 
     failed = 0
     with SessionsClient(args[0], auth_headers=lambda: headers) as client:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -26,10 +25,11 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from .api.errors import ApiError
+from ..api.backoff import Backoff
+from ..api.errors import ApiError
 
 if TYPE_CHECKING:
-    from .client import SessionsClient
+    from .sessions import SessionsClient
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +85,9 @@ class StreamError(Exception):
 
 
 def _backoff(attempt: int, base: float, cap: float) -> float:
-    delay = min(cap, base * (2 ** max(0, attempt - 1)))
-    # Jitter spreads out panels that lost the same server at the same moment.
-    return round(random.uniform(0.75 * delay, delay), 2)
+    """Reconnect attempt ``attempt`` (from 1) waits ``base * 2**(attempt - 1)`` up to ``cap``,
+    less up to a quarter: panels that lost the same server at once come back spread out."""
+    return round(Backoff(first=base, cap=cap, jitter=0.25).step(attempt - 1), 2)
 
 
 class _Feed:

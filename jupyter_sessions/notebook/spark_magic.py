@@ -84,7 +84,7 @@ def connect_dataproc(name: str) -> Any:
 
 def bind_spark(magics: Any, args: argparse.Namespace) -> Any:
     """Connect to the session and bind the variable in the notebook's namespace."""
-    from .api.model import State
+    from ..api.model import State
     from .render import KeyValues
 
     client = magics.client

@@ -18,8 +18,8 @@ import threading
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from . import __version__
-from .api import errors
+from .._version import __version__
+from ..api import errors
 
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 INSTALL_HINT = "pip install 'jupyter-sessions[gcp]'"

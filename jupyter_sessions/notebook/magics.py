@@ -35,8 +35,8 @@ from .commands import (
 )
 
 if TYPE_CHECKING:
-    from .api.model import Operation, Session
-    from .client import SessionsClient
+    from ..api.model import Operation, Session
+    from ..client import SessionsClient
     from .remote import RemoteKernels
 
 __all__ = ["SessionMagics", "load_ipython_extension", "unload_ipython_extension"]
@@ -215,7 +215,7 @@ class SessionMagics(Magics):
 
     def _friendly(self, exc: Exception, session: str) -> Exception:
         """API and connection failures as one-line SessionErrors; anything else as is."""
-        from .api.errors import ApiError
+        from ..api.errors import ApiError
         from .commands import WaitError
 
         if isinstance(exc, (SessionError, UsageError)):
@@ -224,7 +224,7 @@ class SessionMagics(Magics):
             return SessionError(describe_error(exc, session.rsplit("/", 1)[-1]))
         if isinstance(exc, WaitError):
             return SessionError(str(exc))
-        from .client import DiscoveryError
+        from ..client import DiscoveryError
 
         if isinstance(exc, DiscoveryError):
             return SessionError(f"Cannot reach the sessions server: {exc}")
@@ -250,8 +250,8 @@ class SessionMagics(Magics):
         )
 
     def _cmd_create(self, args: argparse.Namespace) -> Any:
-        from .api.model import State
-        from .api.validation import validate_request_id, validate_session_id
+        from ..api.model import State
+        from ..api.validation import validate_request_id, validate_session_id
         from .commands import check_session_id
 
         if args.session:  # refused before anything is sent, in the panels' words
@@ -309,7 +309,7 @@ class SessionMagics(Magics):
         return self._view(session, compact=True)
 
     def _cmd_wait(self, args: argparse.Namespace) -> Any:
-        from .api.model import State
+        from ..api.model import State
 
         name = self._name(args.session)
         progress = _Progress(self.shell, "Waiting for")
@@ -330,7 +330,7 @@ class SessionMagics(Magics):
         return self._view(session, compact=True)
 
     def _cmd_terminate(self, args: argparse.Namespace) -> Any:
-        from .api.model import State
+        from ..api.model import State
 
         client = self.client
         name = self._name(args.session)
@@ -379,7 +379,7 @@ class SessionMagics(Magics):
         return TemplateList(client.list_templates(page_size=1000), parent=client.parent.path)
 
     def _cmd_template(self, args: argparse.Namespace) -> Any:
-        from .api.errors import ApiError
+        from ..api.errors import ApiError
         from .templates_cmd import run_template_verb
 
         try:
@@ -396,12 +396,13 @@ class SessionMagics(Magics):
 
     def _cmd_panel(self, args: argparse.Namespace) -> Any:
         try:
-            from .widgets import SessionsPanel  # type: ignore[import-not-found,unused-ignore]
+            from .panel.widget import SessionsPanel  # type: ignore[import-not-found,unused-ignore]
         except ModuleNotFoundError as exc:
-            if exc.name == f"{__package__}.widgets":
+            if exc.name == f"{__package__}.panel.widget":
                 raise SessionError(
                     "The sessions panel is not available in this installation "
-                    "(jupyter_sessions.widgets is missing); use `%session list` instead"
+                    "(jupyter_sessions.notebook.panel.widget is missing); "
+                    "use `%session list` instead"
                 ) from None
             raise SessionError(f"The sessions panel needs the {exc.name} package") from None
         except ImportError as exc:
@@ -432,7 +433,7 @@ class SessionMagics(Magics):
             self._connection = wanted
             if old is not None:
                 # Panels opened earlier hold the old client: close them with it.
-                widgets = sys.modules.get("jupyter_sessions.widgets")
+                widgets = sys.modules.get("jupyter_sessions.notebook.panel.widget")
                 if widgets is not None:
                     widgets.SessionsPanel.close_all()
                 old.close()
@@ -461,8 +462,8 @@ class SessionMagics(Magics):
     # --- %%session ---------------------------------------------------------------------------
 
     def _run_cell(self, args: argparse.Namespace, cell: str) -> Any:
-        from .api.errors import ApiError, NotFound
-        from .api.model import State
+        from ..api.errors import ApiError, NotFound
+        from ..api.model import State
 
         client = self.client
         name = self._name(args.session)

@@ -26,8 +26,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from .api.durations import parse_human_duration
-from .api.model import State
+from ..api.durations import parse_human_duration
+from ..api.model import State
 
 __all__ = [
     "MAX_LABELS",

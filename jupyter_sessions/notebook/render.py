@@ -14,11 +14,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .api.durations import format_human_duration
-from .api.model import Kernel, Session, SessionTemplate, State
+from ..api.defaults import SYSTEM_LABEL_PREFIX
+from ..api.durations import format_human_duration
+from ..api.model import ExecutionConfig, Kernel, Session, SessionTemplate, State
 from .present import format_dcu, format_duration, format_time, format_usage, state_style
-
-SYSTEM_LABEL_PREFIX = "goog-dataproc-"
 
 _TABLE_STYLE = "border-collapse:collapse;font-size:0.9em;text-align:left"
 _CELL_STYLE = "padding:2px 10px;text-align:left;vertical-align:top"
@@ -64,6 +63,21 @@ def user_labels(session: Session | SessionTemplate) -> dict[str, str]:
 
 def labels_text(labels: dict[str, str]) -> str:
     return ", ".join(f"{k}={v}" if v else k for k, v in sorted(labels.items()))
+
+
+def execution_rows(ec: ExecutionConfig) -> list[tuple[str, str]]:
+    """The max idle time, service account, subnet and network of a session or template."""
+    rows: list[tuple[str, str]] = []
+    if ec.idle_ttl is not None:
+        rows.append(("max idle", format_human_duration(ec.idle_ttl)))
+    for label, value in (
+        ("service account", ec.service_account),
+        ("subnet", ec.subnetwork_uri),
+        ("network", ec.network_uri),
+    ):
+        if value:
+            rows.append((label, value))
+    return rows
 
 
 def kind(session: Session | SessionTemplate) -> str:
@@ -135,10 +149,23 @@ def _pretty(obj: Any, p: Any, cycle: bool) -> None:
     p.text(obj._text() if not cycle else "...")
 
 
+class Shown:
+    """A result shown as its ``_text()`` in terminals and by IPython's pretty printer (and as
+    HTML by its own ``_repr_html_``)."""
+
+    def _text(self) -> str:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return self._text()
+
+    _repr_pretty_ = _pretty
+
+
 # --- a list of sessions -------------------------------------------------------------------
 
 
-class SessionList(list[Session]):
+class SessionList(Shown, list[Session]):
     """Sessions as returned by ``%session list``: a list, shown as a table."""
 
     _HEADERS = ("", "session", "state", "age", "creator", "labels", "usage")
@@ -191,11 +218,6 @@ class SessionList(list[Session]):
             for s in self
         ]
         return _text_table(self._HEADERS, rows) + "\n" + self._caption()
-
-    def __repr__(self) -> str:
-        return self._text()
-
-    _repr_pretty_ = _pretty
 
     def _repr_html_(self) -> str:
         if not self:
@@ -280,14 +302,7 @@ class SessionView(Session):
                 rows.append(
                     ("ttl", format_human_duration(ec.ttl) + (f" (ends in {left})" if left else ""))
                 )
-            if ec.idle_ttl is not None:
-                rows.append(("max idle", format_human_duration(ec.idle_ttl)))
-            if ec.service_account:
-                rows.append(("service account", ec.service_account))
-            if ec.subnetwork_uri:
-                rows.append(("subnet", ec.subnetwork_uri))
-            if ec.network_uri:
-                rows.append(("network", ec.network_uri))
+            rows.extend(execution_rows(ec))
         labels = user_labels(self)
         if labels:
             rows.append(("labels", labels_text(labels)))
@@ -445,7 +460,7 @@ def _kv_table(rows: Sequence[tuple[str, str]]) -> str:
 # --- templates ---------------------------------------------------------------------------
 
 
-class TemplateList(list[SessionTemplate]):
+class TemplateList(Shown, list[SessionTemplate]):
     """Session templates as returned by ``%session templates``."""
 
     _HEADERS = ("template", "description", "kind", "version", "ttl", "max idle", "labels")
@@ -481,11 +496,6 @@ class TemplateList(list[SessionTemplate]):
             return f"No session templates{' in ' + self.parent if self.parent else ''}."
         return _text_table(self._HEADERS, self._rows())
 
-    def __repr__(self) -> str:
-        return self._text()
-
-    _repr_pretty_ = _pretty
-
     def _repr_html_(self) -> str:
         if not self:
             return f'<p style="{_MUTED}">{_esc(self._text())}</p>'
@@ -512,7 +522,7 @@ class Notice:
         return f'<div class="jp-sessions-notice">{_esc(self.text)}</div>'
 
 
-class KeyValues(dict[str, str]):
+class KeyValues(Shown, dict[str, str]):
     """A small table of facts (``%session config``)."""
 
     def __init__(self, title: str, items: Iterable[tuple[str, str]]) -> None:
@@ -523,16 +533,11 @@ class KeyValues(dict[str, str]):
         width = max((len(k) for k in self), default=0)
         return "\n".join([self.title, *(f"  {k:<{width}}  {v}" for k, v in self.items())])
 
-    def __repr__(self) -> str:
-        return self._text()
-
-    _repr_pretty_ = _pretty
-
     def _repr_html_(self) -> str:
         return _section(self.title) + _kv_table([(_esc(k), _esc(v)) for k, v in self.items()])
 
 
-class HelpTable:
+class HelpTable(Shown):
     """``%session help``: every subcommand with its flags and defaults, grouped."""
 
     def __init__(self, rows: Sequence[tuple[str, str, str, str]], title: str) -> None:
@@ -580,11 +585,6 @@ class HelpTable:
                     lines.append(left)
                     lines += wrap(text, " " * col, " " * col)
         return "\n".join(lines)
-
-    def __repr__(self) -> str:
-        return self._text()
-
-    _repr_pretty_ = _pretty
 
     def _repr_html_(self) -> str:
         body = []

@@ -11,12 +11,12 @@ import argparse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .commands import duration, key_value
+from .commands import add_config_arguments, add_kind_arguments, duration
 
 if TYPE_CHECKING:
-    from .api.errors import ApiError
-    from .api.model import Session, SessionTemplate
-    from .client import SessionsClient
+    from ..api.errors import ApiError
+    from ..api.model import Session, SessionTemplate
+    from ..client import SessionsClient
 
 # name -> one-line description, in the order of ``help``.
 TEMPLATE_VERBS: dict[str, str] = {
@@ -26,7 +26,6 @@ TEMPLATE_VERBS: dict[str, str] = {
     "delete": "delete a session template",
     "from-session": "save a session's configuration as a new template",
 }
-SYSTEM_LABEL_PREFIX = "goog-dataproc-"
 # What a template holds besides its name and output-only fields (SessionTemplate in the
 # spec); everything else of a session (ids, state, runtimeInfo, ...) is dropped.
 TEMPLATE_FIELDS = (
@@ -40,47 +39,21 @@ TEMPLATE_FIELDS = (
 
 def _config_arguments(p: argparse.ArgumentParser, *, edit: bool) -> None:
     """The configuration flags of ``%session create``, and the template's own."""
-    kind = p.add_mutually_exclusive_group()
-    kind.add_argument(
-        "--kernel",
-        type=str.lower,
-        choices=["python", "scala"],
-        default=None,
-        help="Jupyter kernel of its sessions" + ("" if edit else " (default python)"),
-    )
-    kind.add_argument(
-        "--spark-connect", action="store_true", help="Spark Connect sessions instead of a kernel"
+    add_kind_arguments(
+        p,
+        kernel="Jupyter kernel of its sessions" + ("" if edit else " (default python)"),
+        spark_connect="Spark Connect sessions instead of a kernel",
     )
     p.add_argument(
         "--display-name", metavar="N", help="name of its launcher card (Jupyter kernels only)"
     )
     p.add_argument("--description", metavar="TEXT", help="what the template is for")
-    p.add_argument(
-        "--label",
-        type=key_value,
-        action="append",
-        default=[],
-        metavar="K=V",
-        help="label applied to its sessions (repeatable)",
+    add_config_arguments(
+        p,
+        labels="label applied to its sessions (repeatable)",
+        duration_type=duration,
+        defaults=False,
     )
-    p.add_argument(
-        "--property",
-        type=key_value,
-        action="append",
-        default=[],
-        metavar="K=V",
-        help="runtime property, e.g. spark:spark.executor.cores=4 (repeatable)",
-    )
-    p.add_argument("--ttl", type=duration, metavar="DURATION", help="hard limit on run time")
-    p.add_argument(
-        "--max-idle",
-        type=duration,
-        metavar="DURATION",
-        help="terminate after this long without activity",
-    )
-    p.add_argument("--version", metavar="V", help="runtime version, e.g. 2.2")
-    p.add_argument("--service-account", metavar="SA", help="service account of the workload")
-    p.add_argument("--subnet", metavar="URI", help="subnetwork URI")
     if edit:
         p.add_argument(
             "--remove-label", action="append", default=[], metavar="K", help="drop a label"
@@ -144,9 +117,9 @@ def apply_flags(body: dict[str, Any], args: argparse.Namespace) -> dict[str, Any
     """The template JSON ``body`` with the flags of create/edit applied (a new dict).
     Raises InvalidArgument on labels the API would refuse or a display name without a
     Jupyter kernel."""
-    from .api import errors
-    from .api.codec import format_duration
-    from .api.validation import validate_labels
+    from ..api import errors
+    from ..api.codec import format_duration
+    from ..api.validation import validate_labels
 
     out: dict[str, Any] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in body.items()}
     if args.spark_connect:
@@ -222,7 +195,7 @@ def template_from_session(
     )
     if display_name is not None:
         if "jupyterSession" not in body:
-            from .api import errors
+            from ..api import errors
 
             raise errors.bad_request(
                 "jupyterSession.displayName",
@@ -234,7 +207,9 @@ def template_from_session(
 
 
 def _system(label: str) -> bool:
-    return label.startswith(SYSTEM_LABEL_PREFIX)
+    from ..api.defaults import is_system_label
+
+    return is_system_label(label)
 
 
 # --- what changed -----------------------------------------------------------------------
@@ -251,8 +226,8 @@ class Change:
 
 def template_rows(template: SessionTemplate) -> list[tuple[str, str]]:
     """The template's configuration as (field, value) rows, for people."""
-    from .api.durations import format_human_duration
-    from .render import kind, labels_text
+    from ..api.durations import format_human_duration
+    from .render import execution_rows, kind, labels_text
 
     rows: list[tuple[str, str]] = []
     rows.append(("kind", kind(template)))
@@ -268,14 +243,7 @@ def template_rows(template: SessionTemplate) -> list[tuple[str, str]]:
     if ec is not None:
         if ec.ttl is not None:
             rows.append(("ttl", format_human_duration(ec.ttl)))
-        if ec.idle_ttl is not None:
-            rows.append(("max idle", format_human_duration(ec.idle_ttl)))
-        if ec.service_account:
-            rows.append(("service account", ec.service_account))
-        if ec.subnetwork_uri:
-            rows.append(("subnet", ec.subnetwork_uri))
-        if ec.network_uri:
-            rows.append(("network", ec.network_uri))
+        rows.extend(execution_rows(ec))
     user = {k: v for k, v in template.labels.items() if not _system(k)}
     if user:
         rows.append(("labels", labels_text(user)))
@@ -305,7 +273,7 @@ def changes(before: SessionTemplate, after: SessionTemplate) -> list[Change]:
 
 def template_id(text: str) -> str:
     """The id of a template given by id or full name, checked like a session id."""
-    from .api.validation import validate_session_id
+    from ..api.validation import validate_session_id
 
     tid = text.rsplit("/", 1)[-1]
     validate_session_id(tid, "template id")

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from . import present
-from .api.codec import parse_timestamp
-from .api.durations import format_human_duration, parse_human_duration
-from .api.errors import ApiError, InvalidArgument
-from .api.model import (
+from ...api.codec import parse_timestamp
+from ...api.defaults import SYSTEM_LABEL_PREFIX
+from ...api.durations import format_human_duration, parse_human_duration
+from ...api.errors import ApiError, InvalidArgument
+from ...api.model import (
     EnvironmentConfig,
     ExecutionConfig,
     JupyterConfig,
@@ -32,13 +32,13 @@ from .api.model import (
     SparkConnectConfig,
     State,
 )
-from .api.validation import (
-    SYSTEM_LABEL_PREFIX,
+from ...api.validation import (
     validate_labels,
     validate_session_config,
     validate_session_id,
     validate_ttl,
 )
+from .. import present
 
 # What the API applies when a session does not say (spec section 9).
 DEFAULT_IDLE_TTL = timedelta(hours=1)

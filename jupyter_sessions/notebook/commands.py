@@ -17,10 +17,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .api.errors import ApiError
-    from .api.model import Operation, Session, State
-    from .api.names import Parent
-    from .client import SessionsClient
+    from ..api.errors import ApiError
+    from ..api.model import Operation, Session, State
+    from ..api.names import Parent
+    from ..client import SessionsClient
 
 DEFAULT_WAIT = timedelta(minutes=10)
 DEFAULT_LIST_LIMIT = 50
@@ -31,7 +31,7 @@ ABORT_WAIT = 30.0
 
 
 def _human(value: timedelta | float) -> str:
-    from .api.durations import format_human_duration
+    from ..api.durations import format_human_duration
 
     return format_human_duration(value)
 
@@ -41,7 +41,7 @@ def _human(value: timedelta | float) -> str:
 
 def duration(text: str) -> timedelta:
     """argparse type: ``90s``, ``30m``, ``2h``, ``1d``, ``1h30m`` or seconds."""
-    from .api.durations import parse_human_duration
+    from ..api.durations import parse_human_duration
 
     try:
         value = parse_human_duration(text)
@@ -63,9 +63,53 @@ def ttl_duration(text: str) -> timedelta:
     return duration(text)
 
 
+def add_kind_arguments(p: argparse.ArgumentParser, *, kernel: str, spark_connect: str) -> None:
+    """``--kernel python|scala`` or ``--spark-connect``, with these helps."""
+    kind = p.add_mutually_exclusive_group()
+    kind.add_argument(
+        "--kernel", type=str.lower, choices=["python", "scala"], default=None, help=kernel
+    )
+    kind.add_argument("--spark-connect", action="store_true", help=spark_connect)
+
+
+def add_config_arguments(
+    p: argparse.ArgumentParser,
+    *,
+    labels: str,
+    duration_type: Callable[[str], Any],
+    defaults: bool,
+) -> None:
+    """The options a session and a template share: labels, runtime properties, the two time
+    limits (``defaults``: say the server's), runtime version, service account and subnet."""
+    add_key_values(p, "--label", labels)
+    add_key_values(
+        p, "--property", "runtime property, e.g. spark:spark.executor.cores=4 (repeatable)"
+    )
+    p.add_argument(
+        "--ttl",
+        type=duration_type,
+        metavar="DURATION",
+        help="hard limit on run time" + (" (server: 24h)" if defaults else ""),
+    )
+    p.add_argument(
+        "--max-idle",
+        type=duration_type,
+        metavar="DURATION",
+        help="terminate after this long without activity" + (" (server: 1h)" if defaults else ""),
+    )
+    p.add_argument("--version", metavar="V", help="runtime version, e.g. 2.2")
+    p.add_argument("--service-account", metavar="SA", help="service account of the workload")
+    p.add_argument("--subnet", metavar="URI", help="subnetwork URI")
+
+
+def add_key_values(p: argparse.ArgumentParser, flag: str, help: str) -> None:
+    """A repeatable ``FLAG K=V`` option, collected as a list of pairs."""
+    p.add_argument(flag, type=key_value, action="append", default=[], metavar="K=V", help=help)
+
+
 def check_session_id(session_id: str) -> None:
     """Refuse a bad new session id before anything is sent, in the panels' words."""
-    from .api.errors import bad_request
+    from ..api.errors import bad_request
     from .present import validate_session_id
 
     message = validate_session_id(session_id)
@@ -167,14 +211,7 @@ def add_list_arguments(p: argparse.ArgumentParser) -> None:
         metavar="EXPR",
         help="AIP-160 filter, e.g. 'create_time > \"2025-01-01T00:00:00Z\"'",
     )
-    p.add_argument(
-        "--label",
-        type=key_value,
-        action="append",
-        default=[],
-        metavar="K=V",
-        help="only sessions with this label (repeatable)",
-    )
+    add_key_values(p, "--label", "only sessions with this label (repeatable)")
     p.add_argument("--all", action="store_true", help="list every session (no row limit)")
     p.add_argument(
         "--limit",
@@ -193,45 +230,14 @@ def add_create_arguments(p: argparse.ArgumentParser, *, magics: bool) -> None:
         help="session id (default: generated from your user name, the date and a suffix)",
     )
     p.add_argument("--template", metavar="T", help="session template id or full name")
-    kind = p.add_mutually_exclusive_group()
-    kind.add_argument(
-        "--kernel",
-        type=str.lower,
-        choices=["python", "scala"],
-        default=None,
-        help="Jupyter kernel of the session (default python, or the template's)",
+    add_kind_arguments(
+        p,
+        kernel="Jupyter kernel of the session (default python, or the template's)",
+        spark_connect="a Spark Connect session instead of a kernel",
     )
-    kind.add_argument(
-        "--spark-connect", action="store_true", help="a Spark Connect session instead of a kernel"
+    add_config_arguments(
+        p, labels="label the session (repeatable)", duration_type=ttl_duration, defaults=True
     )
-    p.add_argument(
-        "--label",
-        type=key_value,
-        action="append",
-        default=[],
-        metavar="K=V",
-        help="label the session (repeatable)",
-    )
-    p.add_argument(
-        "--property",
-        type=key_value,
-        action="append",
-        default=[],
-        metavar="K=V",
-        help="runtime property, e.g. spark:spark.executor.cores=4 (repeatable)",
-    )
-    p.add_argument(
-        "--ttl", type=ttl_duration, metavar="DURATION", help="hard limit on run time (server: 24h)"
-    )
-    p.add_argument(
-        "--max-idle",
-        type=ttl_duration,
-        metavar="DURATION",
-        help="terminate after this long without activity (server: 1h)",
-    )
-    p.add_argument("--version", metavar="V", help="runtime version, e.g. 2.2")
-    p.add_argument("--service-account", metavar="SA", help="service account of the workload")
-    p.add_argument("--subnet", metavar="URI", help="subnetwork URI")
     p.add_argument(
         "--request-id", metavar="R", help="idempotency key: a retry with it creates nothing new"
     )
@@ -347,12 +353,9 @@ def generate_session_id(user: str | None = None, now: datetime | None = None) ->
     import secrets
 
     if user is None:
-        import getpass
+        from ..api.defaults import default_user
 
-        try:
-            user = getpass.getuser()
-        except Exception:  # no user name in some containers
-            user = ""
+        user = default_user()
     slug = re.sub(r"[^a-z0-9]+", "-", user.lower()).strip("-")
     if not slug or not slug[0].isalpha():
         slug = "s" + ("-" + slug if slug else "")
@@ -372,8 +375,8 @@ def template_name(template: str, parent: Parent) -> str:
 def session_body(args: argparse.Namespace, parent: Parent) -> dict[str, Any]:
     """The Session JSON a ``create`` asks for (only what the user set; the server fills in
     the defaults). Raises InvalidArgument on labels the API would refuse."""
-    from .api.codec import format_duration
-    from .api.validation import validate_labels
+    from ..api.codec import format_duration
+    from ..api.validation import validate_labels
 
     body: dict[str, Any] = {}
     if args.spark_connect:
@@ -458,7 +461,7 @@ def connect(
 
     Raises DiscoveryError when nothing answers.
     """
-    from .client import DiscoveryError, SessionsClient, fetch_server_config
+    from ..client import DiscoveryError, SessionsClient, fetch_server_config
 
     if not url:
         return SessionsClient.from_environment(project=project, location=location, timeout=timeout)
@@ -502,7 +505,7 @@ def is_unreachable(exc: BaseException) -> bool:
     """The server could not be reached at all (as opposed to answering with an error)."""
     import httpx
 
-    from .client import DiscoveryError
+    from ..client import DiscoveryError
 
     return isinstance(exc, DiscoveryError) or isinstance(exc.__cause__, httpx.TransportError)
 
@@ -569,7 +572,10 @@ def wait_for_state(
     """Poll until the session is in one of ``wanted``; SessionEnded if it ends in another
     final state; WaitTimeout after ``timeout`` seconds."""
     started = time.monotonic()
-    delay = _POLL_FIRST
+    from ..api.backoff import Backoff
+
+    poll = Backoff(first=_POLL_FIRST, cap=_POLL_MAX, factor=1.5, jitter=0.0)
+    polls = 0
     while True:
         session = client.get_session(name)
         elapsed = time.monotonic() - started
@@ -586,8 +592,8 @@ def wait_for_state(
                 f"{_human(elapsed)}; it did not become {goal} within the "
                 f"{_human(timeout)} timeout"
             )
-        time.sleep(min(delay, max(0.0, timeout - elapsed)))
-        delay = min(delay * 1.5, _POLL_MAX)
+        time.sleep(min(poll.step(polls), max(0.0, timeout - elapsed)))
+        polls += 1
 
 
 def wait_for_operation(
@@ -597,10 +603,13 @@ def wait_for_operation(
     progress: Callable[[Operation, float], Any] | None = None,
 ) -> Operation:
     """Poll until the operation is done (its error raised); WaitTimeout after ``timeout``."""
-    from .api.errors import ApiError
+    from ..api.errors import ApiError
 
     started = time.monotonic()
-    delay = _POLL_FIRST
+    from ..api.backoff import Backoff
+
+    poll = Backoff(first=_POLL_FIRST, cap=_POLL_MAX, factor=1.5, jitter=0.0)
+    polls = 0
     op = operation
     while True:
         elapsed = time.monotonic() - started
@@ -616,8 +625,8 @@ def wait_for_operation(
                 f"The {what} operation did not finish within the "
                 f"{_human(timeout)} timeout; it goes on in the background"
             )
-        time.sleep(min(delay, max(0.0, timeout - elapsed)))
-        delay = min(delay * 1.5, _POLL_MAX)
+        time.sleep(min(poll.step(polls), max(0.0, timeout - elapsed)))
+        polls += 1
         op = client.get_operation(op.name)
 
 
@@ -630,8 +639,8 @@ def terminate_when_possible(
     """Terminate a session, waiting (bounded) for a CREATING one to become ACTIVE first,
     since terminate answers ABORTED while it is created. Returns (done, one-line outcome);
     a second Ctrl-C while waiting gives up with the command to run later."""
-    from .api.errors import Aborted, FailedPrecondition, NotFound
-    from .api.model import State
+    from ..api.errors import Aborted, FailedPrecondition, NotFound
+    from ..api.model import State
 
     sid = name.rsplit("/", 1)[-1]
     later = f"run `%session terminate {sid}` (or `jupyter-sessions terminate {sid}`)"

@@ -11,19 +11,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .api.errors import ApiError, DeadlineExceeded
-from .api.model import Operation, Session, State
+from ...api.backoff import Backoff
+from ...api.errors import ApiError, DeadlineExceeded
+from ...api.model import Operation, Session, State
 
 if TYPE_CHECKING:
-    from .client import SessionsClient
+    from ...client import SessionsClient
 
 CREATE_TIMEOUT = 600.0
 TERMINATE_TIMEOUT = 300.0
 DELETE_TIMEOUT = 300.0
 # Operation polls: quick at first (the emulator is fast), at most every 2 s after.
-_POLL_FIRST = 0.2
-_POLL_GROWTH = 1.5
-_POLL_MAX = 2.0
+_POLL = Backoff(first=0.2, cap=2.0, factor=1.5, jitter=0.0)
 
 PENDING = "pending"
 RUNNING = "running"
@@ -222,7 +221,7 @@ class ActionRunner:
     def _wait(self, action: Action, op: Operation, timeout: float) -> Operation:
         """Poll the operation until done (its error raised), within ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
-        delay = _POLL_FIRST
+        polls = 0
         current = op
         while not current.done:
             remaining = deadline - time.monotonic()
@@ -231,9 +230,9 @@ class ActionRunner:
                     f"{action.kind.capitalize()} of {action.session_id} did not finish within "
                     f"{timeout:g}s"
                 )
-            if self.stop.wait(min(delay, remaining)):
+            if self.stop.wait(min(_POLL.step(polls), remaining)):
                 raise _Stopped()
-            delay = min(delay * _POLL_GROWTH, _POLL_MAX)
+            polls += 1
             current = self.client.get_operation(op.name)
             action.message = (
                 f"{VERBS[action.kind]} {action.session_id}: waiting for the operation "

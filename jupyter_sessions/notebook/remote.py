@@ -30,11 +30,11 @@ from pathlib import Path
 from queue import Empty
 from typing import TYPE_CHECKING, Any
 
-from .api.model import Session, State
+from ..api.model import Session, State
 from .cell_errors import SessionError, remote_error
 
 if TYPE_CHECKING:
-    from .client import SessionsClient
+    from ..client import SessionsClient
 
 CONNECTION_FILE = "Jupyter Kernel Connection File"
 KERNEL_PID = "Jupyter Kernel Pid"
@@ -126,6 +126,17 @@ class _CellRunner(abc.ABC):
 
     @abc.abstractmethod
     def close(self) -> None: ...
+
+    @abc.abstractmethod
+    def _handshake(self) -> None:
+        """Check that the kernel answers (raises SessionError when it does not)."""
+
+    def _handshake_or_close(self) -> None:
+        try:
+            self._handshake()
+        except BaseException:
+            self.close()
+            raise
 
     def execute(
         self,
@@ -221,11 +232,7 @@ class RemoteKernel(_CellRunner):
         except (OSError, ValueError) as exc:
             raise SessionError(f"Cannot read the connection file {path}: {exc}") from exc
         self.client.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=True)
-        try:
-            self._handshake()
-        except BaseException:
-            self.close()
-            raise
+        self._handshake_or_close()
 
     def matches(self, session: Session) -> bool:
         return session.uuid == self.uuid and local_connection_file(session) == self.path
@@ -345,11 +352,7 @@ class GatewayKernel(_CellRunner):
                 f"server: {exc}"
             ) from None
         self._dead = ""
-        try:
-            self._handshake()
-        except BaseException:
-            self.close()
-            raise
+        self._handshake_or_close()
 
     def matches(self, session: Session) -> bool:
         return session.uuid == self.uuid and not self._dead

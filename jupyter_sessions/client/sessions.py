@@ -17,7 +17,6 @@ import asyncio
 import inspect
 import logging
 import os
-import random
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -27,9 +26,11 @@ from urllib.parse import quote
 
 import httpx
 
-from . import __version__
-from .api import errors
-from .api.errors import (
+from .._version import __version__
+from ..api import errors
+from ..api.backoff import Backoff
+from ..api.defaults import DEFAULT_LOCATION, DEFAULT_PROJECT
+from ..api.errors import (
     Aborted,
     AlreadyExists,
     ApiError,
@@ -48,7 +49,7 @@ from .api.errors import (
     Unimplemented,
     Unknown,
 )
-from .api.model import (
+from ..api.model import (
     ListSessionsResponse,
     ListSessionTemplatesResponse,
     Operation,
@@ -56,8 +57,16 @@ from .api.model import (
     SessionTemplate,
     State,
 )
-from .api.names import ChildName, Parent
-from .retry_hints import retry_after
+from ..api.names import ChildName, Parent
+from .discovery import (
+    ENV_LOCATION,
+    ENV_PROJECT,
+    DiscoveryError,
+    ServerConfig,
+    discover_server,
+    fetch_server_config,
+)
+from .retry import retry_after
 
 __all__ = [
     "DEFAULT_LOCATION",
@@ -92,175 +101,22 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-DEFAULT_PROJECT = "local-project"
-DEFAULT_LOCATION = "local"
 DEFAULT_WAIT_STATES: frozenset[State] = frozenset({State.ACTIVE, State.FAILED, State.TERMINATED})
 
-ENV_URL = "JUPYTER_SESSIONS_URL"
-ENV_TOKEN = "JUPYTER_SESSIONS_TOKEN"
-ENV_PROJECT = "JUPYTER_SESSIONS_PROJECT"
-ENV_LOCATION = "JUPYTER_SESSIONS_LOCATION"
-EXTENSION_PREFIX = "jupyter-sessions/"
 
 # Status waits: first poll at once, then 0.2 s growing x1.5 up to 5 s.
-_POLL_FIRST = 0.2
-_POLL_GROWTH = 1.5
-_POLL_MAX = 5.0
+_POLL = Backoff(first=0.2, cap=5.0, factor=1.5, jitter=0.0)
 # A poll issued at the very end of a wait still gets this long to answer.
 _MIN_POLL_TIMEOUT = 1.0
 
 # Request retries: exponential backoff with jitter, unless the server says how long.
-_RETRY_FIRST = 0.25
-_RETRY_MAX = 8.0
+_RETRY_BACKOFF = Backoff(first=0.25, cap=8.0)
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # A refused connection usually means a wrong URL: fail fast, but ride out a restart.
 _CONNECT_RETRIES = 2
 # Longer server-requested waits are not slept through silently: the error surfaces.
 _MAX_RETRY_AFTER = 60.0
 _CONNECT_TIMEOUT = 10.0
-# The config endpoint may wait for a just-started backend; a dead server fails at once.
-_DISCOVERY_TIMEOUT = 10.0
-
-
-class DiscoveryError(ConnectionError):
-    """No Jupyter server with the jupyter-sessions extension could be reached."""
-
-
-@dataclass(frozen=True)
-class ServerConfig:
-    """What a Jupyter server's ``GET jupyter-sessions/config`` reports."""
-
-    url: str
-    backend: str = ""
-    endpoint: str = ""
-    project: str = ""
-    location: str = ""
-    parent: str = ""
-    user: str = ""
-    heartbeat_interval: float = 15.0
-
-    @property
-    def api_root(self) -> str:
-        """The prefix of the extension's ``v1/...`` proxy."""
-        return self.url + EXTENSION_PREFIX
-
-    @classmethod
-    def from_json(cls, url: str, data: Any) -> ServerConfig:
-        if not isinstance(data, dict):
-            raise ValueError("expected a JSON object")
-
-        def text(key: str) -> str:
-            value = data.get(key)
-            return value if isinstance(value, str) else ""
-
-        project, location, parent = text("project"), text("location"), text("parent")
-        if parent and not (project and location):
-            try:
-                p = Parent.parse(parent)
-            except ApiError:
-                pass
-            else:
-                project, location = project or p.project, location or p.location
-        heartbeat = data.get("heartbeatInterval")
-        return cls(
-            url=url,
-            backend=text("backend"),
-            endpoint=text("endpoint"),
-            project=project,
-            location=location,
-            parent=parent,
-            user=text("user"),
-            heartbeat_interval=float(heartbeat)
-            if isinstance(heartbeat, (int, float)) and heartbeat > 0
-            else 15.0,
-        )
-
-
-def _server_url(url: str) -> str:
-    return url if url.endswith("/") else url + "/"
-
-
-def _auth(token: str | None) -> dict[str, str]:
-    return {"Authorization": f"token {token}"} if token else {}
-
-
-def fetch_server_config(
-    url: str, token: str | None = None, timeout: float = _DISCOVERY_TIMEOUT
-) -> ServerConfig:
-    """Read the extension's config from a Jupyter server URL (including its base_url).
-
-    Raises DiscoveryError, with the reason, when the server or the extension does not answer.
-    """
-    url = _server_url(url)
-    target = url + EXTENSION_PREFIX + "config"
-    try:
-        response = httpx.get(
-            target,
-            headers={"Accept": "application/json", **_auth(token)},
-            timeout=httpx.Timeout(timeout),
-        )
-    except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        raise DiscoveryError(f"cannot reach {target}: {exc or type(exc).__name__}") from exc
-    if response.status_code == 404:
-        raise DiscoveryError(f"{url} has no jupyter-sessions server extension ({target}: 404)")
-    if response.status_code in (401, 403) or response.is_redirect:
-        raise DiscoveryError(
-            f"{target} refused the request (HTTP {response.status_code}): is the token right?"
-        )
-    if response.status_code != 200:
-        raise DiscoveryError(f"{target} answered HTTP {response.status_code}")
-    try:
-        return ServerConfig.from_json(url, response.json())
-    except ValueError as exc:
-        raise DiscoveryError(f"{target} did not answer with a JSON object: {exc}") from exc
-
-
-def _running_servers() -> list[dict[str, Any]]:
-    """Jupyter's running-server list, newest first. Imported lazily: it is heavy."""
-    try:
-        from jupyter_core.paths import jupyter_runtime_dir
-        from jupyter_server.serverapp import list_running_servers
-    except ImportError:
-        return []
-    runtime_dir = jupyter_runtime_dir()
-    servers = [info for info in list_running_servers(runtime_dir) if isinstance(info, dict)]
-
-    def started(info: dict[str, Any]) -> float:
-        # The info file is written at start-up and named after the server's pid.
-        try:
-            return os.path.getmtime(os.path.join(runtime_dir, f"jpserver-{info.get('pid')}.json"))
-        except OSError:
-            return 0.0
-
-    servers.sort(key=started, reverse=True)
-    return servers
-
-
-def discover_server(timeout: float = _DISCOVERY_TIMEOUT) -> tuple[ServerConfig, str | None]:
-    """Find the Jupyter server to talk to: ``$JUPYTER_SESSIONS_URL`` (+ ``_TOKEN``), then
-    the running-server list (newest first). Returns its config and token."""
-    tried: list[str] = []
-    env_url = os.environ.get(ENV_URL)
-    if env_url:
-        env_token = os.environ.get(ENV_TOKEN) or None
-        try:
-            return fetch_server_config(env_url, env_token, timeout), env_token
-        except DiscoveryError as exc:
-            tried.append(f"${ENV_URL}: {exc}")
-    for info in _running_servers():
-        url = info.get("url")
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            continue  # a unix-socket server: not reachable over TCP
-        token = info.get("token") or None
-        try:
-            return fetch_server_config(url, token, timeout), token
-        except DiscoveryError as exc:
-            tried.append(str(exc))
-    detail = "; ".join(tried) if tried else "no running Jupyter server was found"
-    raise DiscoveryError(
-        f"No Jupyter server with the jupyter-sessions extension answered ({detail}). "
-        "Run `%session config --url URL` with your Jupyter server's URL, or start JupyterLab."
-    )
 
 
 @dataclass(frozen=True)
@@ -385,7 +241,7 @@ class _Waiter:
         self.timeout = float(timeout)
         self.started = time.monotonic()
         self.deadline = self.started + max(0.0, self.timeout)
-        self._delay = _POLL_FIRST
+        self._polls = 0
 
     @property
     def elapsed(self) -> float:
@@ -396,8 +252,8 @@ class _Waiter:
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             return None
-        delay = min(self._delay, remaining)
-        self._delay = min(self._delay * _POLL_GROWTH, _POLL_MAX)
+        delay = min(_POLL.step(self._polls), remaining)
+        self._polls += 1
         return delay
 
     def session_timeout(self, name: str, wanted: frozenset[State], last: Session) -> ApiError:
@@ -666,18 +522,18 @@ class _ClientBase:
             ):
                 # Timeouts are the caller's bound and are not extended by retrying.
                 return None
-            delay = self._backoff(attempt)
+            hint = None
             reason = str(exc) or type(exc).__name__
         else:
             assert response is not None
             if response.status_code not in _RETRY_STATUSES or not call.idempotent:
                 return None
             hint = retry_after(response)
-            if hint is not None and hint > _MAX_RETRY_AFTER:
-                return None
-            delay = hint if hint is not None else self._backoff(attempt)
             reason = f"HTTP {response.status_code}"
-        if deadline is not None and time.monotonic() + delay >= deadline:
+        delay = _RETRY_BACKOFF.delay(
+            attempt, hint=hint, max_hint=_MAX_RETRY_AFTER, deadline=deadline
+        )
+        if delay is None:
             return None
         log.info(
             "%s %s%s: %s; retry %d/%d in %.2fs",
@@ -690,12 +546,6 @@ class _ClientBase:
             delay,
         )
         return delay
-
-    @staticmethod
-    def _backoff(attempt: int) -> float:
-        delay = min(_RETRY_MAX, _RETRY_FIRST * (2**attempt))
-        # Jitter spreads out clients that failed together.
-        return random.uniform(delay / 2, delay)
 
     def _transport_error(self, exc: httpx.HTTPError, timeout: float) -> ApiError:
         if isinstance(exc, httpx.TimeoutException):
