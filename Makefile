@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LAB_LINK := $(VENV)/share/jupyter/labextensions/jupyter-sessions-labextension
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PORT ?= 8888
 # jlpm and jupyter (used by the labextension build scripts) come from the venv.
@@ -14,6 +15,10 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 $(STAMP): pyproject.toml labextension/package.json labextension/yarn.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	@# A reinstall writes install.json through the develop link into the built extension,
+	@# where the next build finds it twice: drop the link and the stray file first.
+	if [ -L $(LAB_LINK) ]; then rm $(LAB_LINK); fi
+	rm -f jupyter_sessions/labextension/install.json
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	$(BIN)/jupyter labextension develop --overwrite . >/dev/null
 	cd labextension && $(CURDIR)/$(BIN)/jlpm install >/dev/null
