@@ -198,12 +198,21 @@ class JupyterServerProcess:
         log.close()
         proc = self.proc
         info_file = self.runtime_dir / f"jpserver-{proc.pid}.json"
-        wait_for(
-            lambda: info_file.exists() or proc.poll() is not None, timeout, what="server info file"
-        )
-        if proc.poll() is not None:
+
+        def info() -> dict[str, Any] | None:
+            # The server writes the file in place: it can be seen empty or half written.
+            if proc.poll() is not None:
+                return {"exited": proc.returncode}
+            try:
+                data = json.loads(info_file.read_text())
+            except (OSError, ValueError):
+                return None
+            return data if isinstance(data, dict) and data.get("url") else None
+
+        found = wait_for(info, timeout, what="server info file")
+        if proc.poll() is not None or "url" not in found:
             raise RuntimeError(f"jupyter server exited: {self.log_path.read_text()[-3000:]}")
-        self.url = json.loads(info_file.read_text())["url"]
+        self.url = str(found["url"])
 
         def answers() -> bool:
             # The info file is written a moment before the port accepts connections.
