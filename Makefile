@@ -9,7 +9,7 @@ PORT ?= 8888
 # jlpm and jupyter (used by the labextension build scripts) come from the venv.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup run emulator test test-python test-ts lint lint-ts stress bench browser-deps java-deps clean
+.PHONY: setup run emulator test test-python test-ts lint lint-ts openapi-ts stress bench browser-deps java-deps clean
 
 # Installing the package builds the JupyterLab extension (jlpm, from the committed lock).
 $(STAMP): pyproject.toml labextension/package.json labextension/yarn.lock
@@ -49,6 +49,11 @@ lint: setup lint-ts
 
 lint-ts: setup
 	cd labextension && jlpm lint:check
+
+## The side panel's TypeScript API types, from the shipped OpenAPI document
+## (tests/test_openapi_ts.py checks they are current).
+openapi-ts:
+	$(PYTHON) scripts/openapi_to_ts.py
 
 ## TypeScript unit tests of the side panel (jest).
 test-ts: setup

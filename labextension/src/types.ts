@@ -2,16 +2,34 @@
  * JSON shapes of the Dataproc v1 Sessions API as served by the jupyter-sessions
  * server extension (camelCase fields, enums as names, int64 as decimal strings,
  * durations as "Ns" strings, timestamps as RFC 3339).
+ *
+ * The resources come from `generated/api.ts` (written from the shipped OpenAPI
+ * document, see its header); this module names them as the panel uses them,
+ * with the fields the panel relies on made required, and adds the UI's own types.
  */
 
+import type * as Api from './generated/api';
+
+export type {
+  IAuthenticationConfig,
+  IAutotuningConfig,
+  IEnvironmentConfig,
+  IExecutionConfig,
+  IJupyterConfig,
+  IPeripheralsConfig,
+  IPyPiRepositoryConfig,
+  IRepositoryConfig,
+  IRuntimeConfig,
+  IRuntimeInfo,
+  ISessionOperationMetadata,
+  ISessionStateHistory,
+  ISparkConnectConfig,
+  IUsageMetrics,
+  IUsageSnapshot
+} from './generated/api';
+
 /** Lifecycle state of a session. */
-export type SessionState =
-  | 'STATE_UNSPECIFIED'
-  | 'CREATING'
-  | 'ACTIVE'
-  | 'TERMINATING'
-  | 'TERMINATED'
-  | 'FAILED';
+export type SessionState = Api.State;
 
 /** Every state, in lifecycle order. */
 export const SESSION_STATES: readonly SessionState[] = [
@@ -34,192 +52,64 @@ export const LIVE_STATES: readonly SessionState[] = [
 export type Int64 = string | number;
 
 /** Kernel of a Jupyter session. */
-export type JupyterKernel = 'KERNEL_UNSPECIFIED' | 'PYTHON' | 'SCALA';
+export type JupyterKernel = Api.Kernel;
 
-export interface IJupyterConfig {
-  kernel?: JupyterKernel;
-  displayName?: string;
-}
+export type SessionOperationType = Api.OperationType;
 
-/** Spark Connect sessions carry an empty message. */
-export type ISparkConnectConfig = Record<string, never>;
-
-export interface ISessionStateHistory {
-  state?: SessionState;
-  stateMessage?: string;
-  stateStartTime?: string;
-}
-
-export interface IRepositoryConfig {
-  pypiRepositoryConfig?: { pypiRepository?: string };
-}
-
-export interface IRuntimeConfig {
-  version?: string;
-  containerImage?: string;
-  properties?: Record<string, string>;
-  repositoryConfig?: IRepositoryConfig;
-  autotuningConfig?: { scenarios?: string[] };
-  cohort?: string;
-}
-
-export interface IAuthenticationConfig {
-  userWorkloadAuthenticationType?: string;
-}
-
-export interface IExecutionConfig {
-  serviceAccount?: string;
-  networkUri?: string;
-  subnetworkUri?: string;
-  networkTags?: string[];
-  kmsKey?: string;
-  /** Duration, e.g. "3600s". */
-  idleTtl?: string;
-  /** Duration, e.g. "86400s". */
-  ttl?: string;
-  stagingBucket?: string;
-  authenticationConfig?: IAuthenticationConfig;
-  resourceManagerTags?: Record<string, string>;
-}
-
-export interface IPeripheralsConfig {
-  metastoreService?: string;
-  sparkHistoryServerConfig?: { dataprocCluster?: string };
-}
-
-export interface IEnvironmentConfig {
-  executionConfig?: IExecutionConfig;
-  peripheralsConfig?: IPeripheralsConfig;
-}
-
-export interface IUsageMetrics {
-  milliDcuSeconds?: Int64;
-  shuffleStorageGbSeconds?: Int64;
-  milliAcceleratorSeconds?: Int64;
-  acceleratorType?: string;
-  updateTime?: string;
-}
-
-export interface IUsageSnapshot {
-  milliDcu?: Int64;
-  shuffleStorageGb?: Int64;
-  snapshotTime?: string;
-  milliDcuPremium?: Int64;
-  shuffleStorageGbPremium?: Int64;
-  milliAccelerator?: Int64;
-  acceleratorType?: string;
-}
-
-export interface IRuntimeInfo {
-  endpoints?: Record<string, string>;
-  outputUri?: string;
-  diagnosticOutputUri?: string;
-  approximateUsage?: IUsageMetrics;
-  currentUsage?: IUsageSnapshot;
-}
-
-/** A Dataproc v1 interactive session. */
-export interface ISession {
+/** A Dataproc v1 interactive session: the server always names it. */
+export interface ISession extends Api.ISession {
   /** projects/{project}/locations/{location}/sessions/{id} */
   name: string;
-  uuid?: string;
-  createTime?: string;
-  jupyterSession?: IJupyterConfig;
-  sparkConnectSession?: ISparkConnectConfig;
-  runtimeInfo?: IRuntimeInfo;
-  state?: SessionState;
-  stateMessage?: string;
-  stateTime?: string;
-  creator?: string;
-  labels?: Record<string, string>;
-  runtimeConfig?: IRuntimeConfig;
-  environmentConfig?: IEnvironmentConfig;
-  user?: string;
-  stateHistory?: ISessionStateHistory[];
-  sessionTemplate?: string;
 }
 
 /** The body of a create request: a session without its output-only fields. */
-export interface ISessionInput {
-  jupyterSession?: IJupyterConfig;
-  sparkConnectSession?: ISparkConnectConfig;
-  labels?: Record<string, string>;
-  runtimeConfig?: IRuntimeConfig;
-  environmentConfig?: IEnvironmentConfig;
-  user?: string;
-  sessionTemplate?: string;
-}
+export type ISessionInput = Omit<
+  Api.ISession,
+  'name' | Api.SessionOutputOnlyField
+>;
 
-/** A reusable session configuration. */
-export interface ISessionTemplate {
+/** A reusable session configuration: the server always names it. */
+export interface ISessionTemplate extends Api.ISessionTemplate {
   /** projects/{project}/locations/{location}/sessionTemplates/{id} */
   name: string;
-  description?: string;
-  createTime?: string;
-  updateTime?: string;
-  jupyterSession?: IJupyterConfig;
-  sparkConnectSession?: ISparkConnectConfig;
-  creator?: string;
-  labels?: Record<string, string>;
-  runtimeConfig?: IRuntimeConfig;
-  environmentConfig?: IEnvironmentConfig;
-  uuid?: string;
-}
-
-export type SessionOperationType =
-  'SESSION_OPERATION_TYPE_UNSPECIFIED' | 'CREATE' | 'TERMINATE' | 'DELETE';
-
-export interface ISessionOperationMetadata {
-  '@type'?: string;
-  session?: string;
-  sessionUuid?: string;
-  createTime?: string;
-  doneTime?: string;
-  operationType?: SessionOperationType;
-  description?: string;
-  labels?: Record<string, string>;
-  warnings?: string[];
 }
 
 /** google.rpc.Status inside an Operation: `code` is the numeric rpc code. */
-export interface IRpcStatus {
+export interface IRpcStatus extends Api.IStatus {
   code: number;
   message: string;
-  details?: unknown[];
 }
 
 /** A long-running operation returned by create, terminate and delete. */
-export interface IOperation {
+export interface IOperation extends Api.IOperation {
   /** projects/{project}/regions/{region}/operations/{id} */
   name: string;
-  done?: boolean;
   error?: IRpcStatus;
-  response?: ISession & { '@type'?: string };
-  metadata?: ISessionOperationMetadata;
+  response?: NonNullable<Api.IOperation['response']> & ISession;
 }
 
-export interface IListSessionsResponse {
+export interface IListSessionsResponse extends Api.IListSessionsResponse {
   sessions?: ISession[];
-  nextPageToken?: string;
 }
 
-export interface IListSessionTemplatesResponse {
+export interface IListSessionTemplatesResponse
+  extends Api.IListSessionTemplatesResponse {
   sessionTemplates?: ISessionTemplate[];
-  nextPageToken?: string;
 }
 
-/** The HTTP error envelope: `code` is the HTTP status. */
+/**
+ * An HTTP error body as the client reads it: the StatusEnvelope, read
+ * leniently (a proxy in between may leave out `status`).
+ */
 export interface IErrorEnvelope {
-  error: {
-    code: number;
-    message: string;
+  error: Omit<Api.IStatusEnvelope['error'], 'status' | 'details'> & {
     status?: string;
     details?: unknown[];
   };
 }
 
-/** GET jupyter-sessions/config */
-export interface IExtensionConfig {
+/** GET jupyter-sessions/config, with what every backend reports. */
+export interface IExtensionConfig extends Api.IExtensionConfig {
   backend: 'local' | 'dataproc' | 'url';
   endpoint: string;
   project: string;
