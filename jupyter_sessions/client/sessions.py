@@ -22,7 +22,6 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
-from urllib.parse import quote
 
 import httpx
 
@@ -58,6 +57,7 @@ from ..api.model import (
     State,
 )
 from ..api.names import ChildName, Parent
+from ..api.routes import expand
 from .discovery import (
     ENV_LOCATION,
     ENV_PROJECT,
@@ -131,11 +131,6 @@ class _Call(Generic[T]):
     # False: the request may have side effects if repeated, so it is retried only when the
     # connection failed before anything was sent.
     idempotent: bool = True
-
-
-def _v1(name: str, verb: str = "") -> str:
-    # Relative, so it lands under api_root; ids are quoted so '?' or '#' cannot escape.
-    return "v1/" + quote(name, safe="/") + (f":{verb}" if verb else "")
 
 
 def _new_request_id() -> str:
@@ -374,14 +369,16 @@ class _ClientBase:
         body = session.to_json() if isinstance(session, Session) else dict(session or {})
         return _Call(
             "POST",
-            _v1(f"{where.path}/sessions"),
+            expand("sessions.create", parent=where.path),
             _parse_operation,
             params={"sessionId": sid, "requestId": request_id or _new_request_id()},
             body=body,
         )
 
     def _get_session_call(self, name_or_id: str) -> _Call[Session]:
-        return _Call("GET", _v1(self._name(name_or_id, "sessions")), _parse_session)
+        return _Call(
+            "GET", expand("sessions.get", name=self._name(name_or_id, "sessions")), _parse_session
+        )
 
     def _list_sessions_call(
         self,
@@ -392,7 +389,7 @@ class _ClientBase:
     ) -> _Call[ListSessionsResponse]:
         return _Call(
             "GET",
-            _v1(f"{self._resolve_parent(parent).path}/sessions"),
+            expand("sessions.list", parent=self._resolve_parent(parent).path),
             _parse_sessions_page,
             params=_page_params(filter, page_size, page_token),
         )
@@ -400,7 +397,7 @@ class _ClientBase:
     def _terminate_session_call(self, name_or_id: str, request_id: str | None) -> _Call[Operation]:
         return _Call(
             "POST",
-            _v1(self._name(name_or_id, "sessions"), "terminate"),
+            expand("sessions.terminate", name=self._name(name_or_id, "sessions")),
             _parse_operation,
             body={"requestId": request_id or _new_request_id()},
         )
@@ -408,14 +405,16 @@ class _ClientBase:
     def _delete_session_call(self, name_or_id: str, request_id: str | None) -> _Call[Operation]:
         return _Call(
             "DELETE",
-            _v1(self._name(name_or_id, "sessions")),
+            expand("sessions.delete", name=self._name(name_or_id, "sessions")),
             _parse_operation,
             params={"requestId": request_id or _new_request_id()},
         )
 
     def _get_operation_call(self, op_or_name: Operation | str) -> _Call[Operation]:
         name = op_or_name.name if isinstance(op_or_name, Operation) else op_or_name
-        return _Call("GET", _v1(self._name(name, "operations")), _parse_operation)
+        return _Call(
+            "GET", expand("operations.get", name=self._name(name, "operations")), _parse_operation
+        )
 
     def _template_body(
         self,
@@ -444,14 +443,18 @@ class _ClientBase:
         where = ChildName.parse(name, "sessionTemplates").parent
         return _Call(
             "POST",
-            _v1(f"{where.path}/sessionTemplates"),
+            expand("sessionTemplates.create", parent=where.path),
             _parse_template,
             body=body,
             idempotent=False,
         )
 
     def _get_template_call(self, name_or_id: str) -> _Call[SessionTemplate]:
-        return _Call("GET", _v1(self._name(name_or_id, "sessionTemplates")), _parse_template)
+        return _Call(
+            "GET",
+            expand("sessionTemplates.get", name=self._name(name_or_id, "sessionTemplates")),
+            _parse_template,
+        )
 
     def _list_templates_call(
         self,
@@ -462,7 +465,7 @@ class _ClientBase:
     ) -> _Call[ListSessionTemplatesResponse]:
         return _Call(
             "GET",
-            _v1(f"{self._resolve_parent(parent).path}/sessionTemplates"),
+            expand("sessionTemplates.list", parent=self._resolve_parent(parent).path),
             _parse_templates_page,
             params=_page_params(filter, page_size, page_token),
         )
@@ -471,12 +474,18 @@ class _ClientBase:
         self, template: SessionTemplate | dict[str, Any], name_or_id: str | None
     ) -> _Call[SessionTemplate]:
         name, body = self._template_body(template, name_or_id, None)
-        return _Call("PATCH", _v1(name), _parse_template, body=body, idempotent=False)
+        return _Call(
+            "PATCH",
+            expand("sessionTemplates.patch", **{"sessionTemplate.name": name}),
+            _parse_template,
+            body=body,
+            idempotent=False,
+        )
 
     def _delete_template_call(self, name_or_id: str) -> _Call[None]:
         return _Call(
             "DELETE",
-            _v1(self._name(name_or_id, "sessionTemplates")),
+            expand("sessionTemplates.delete", name=self._name(name_or_id, "sessionTemplates")),
             _parse_empty,
             idempotent=False,
         )

@@ -20,7 +20,7 @@ import tornado.web
 from tornado.log import access_log
 
 from .._version import __version__
-from ..api import errors
+from ..api import errors, routes
 from ..api.codec import Message
 from .auth import redact_query
 from .changes import stream_feed
@@ -52,17 +52,11 @@ class Stats:
 
 
 class ApiHandler(tornado.web.RequestHandler):
-    """One handler for every path: routes on the path segments."""
+    """One handler for every path: routes by the API's route table (api/routes.py)."""
 
     SUPPORTED_METHODS = ("GET", "POST", "DELETE", "PATCH", "PUT", "HEAD", "OPTIONS")
     LOCAL_PATHS = ("/healthz", "/emulator/stats")  # outside v1/, never authenticated
     OPENAPI_PATH = "/v1/openapi.json"
-    # The parent kinds each collection answers under (operations: both, as Dataproc).
-    COLLECTIONS: dict[str, tuple[str, ...]] = {
-        "sessions": ("locations",),
-        "sessionTemplates": ("locations",),
-        "operations": ("locations", "regions"),
-    }
 
     def initialize(
         self,
@@ -123,98 +117,61 @@ class ApiHandler(tornado.web.RequestHandler):
     route_name = "unknown"
 
     def _route(self, path: str) -> Any:
-        """Find the API method for this path and HTTP method, and call it."""
+        """Find the API method for this path and HTTP method (api/routes.py), and call it."""
         method = self.request.method or "GET"
         if not path.startswith("/v1/"):
             raise errors.NotFound(f"No such path: {path}")
-        segments = [unquote(part) for part in path[len("/v1/") :].split("/")]
+        segments = [unquote(part) for part in path[1:].split("/")]
         if any(not s or "/" in s for s in segments):
             raise errors.NotFound(f"No such path: {path}")
-        verb = ""
-        if ":" in segments[-1]:
-            segments[-1], verb = segments[-1].split(":", 1)
-        n = len(segments)
-        if n not in (5, 6) or segments[0] != "projects":
-            raise errors.NotFound(f"No such path: {path}")
-        collection = segments[4]
-        if segments[2] not in self.COLLECTIONS.get(collection, ()):
-            raise errors.NotFound(f"No such path: {path}")
-        table = self._methods(collection, "/".join(segments), "/".join(segments[:4]))
-        target = table.get((method, n, verb))
-        if target is None:
+        found = routes.match(method, "/".join(segments))
+        if found is None:
+            if not routes.known_path("/".join(segments)):
+                raise errors.NotFound(f"No such path: {path}")
             raise errors.NotFound(f"No method {method} {path}")
-        self.route_name, call = target
+        self.route_name = found.route.name
         if self.faults:
-            self.faults.check(self.route_name, "/".join(segments[: 4 if n == 5 else 6]))
-        return call()
+            self.faults.check(self.route_name, found.resource)
+        return self._api()[self.route_name](found.variables)
 
-    def _methods(
-        self, collection: str, resource: str, parent: str
-    ) -> dict[tuple[str, int, str], tuple[str, Callable[[], Any]]]:
-        """The routing table of one collection: (method, segments, verb) -> API method."""
+    def _api(self) -> dict[str, Callable[[dict[str, str]], Any]]:
+        """Each API method of the route table, called with its path's variables."""
         svc = self.service
         q = self._query
 
-        def listing(fn: Callable[[str, int | None, str | None, str | None], Any]) -> Any:
-            return fn(
-                resource if collection == "operations" else parent,
-                self._page_size(),
-                q("pageToken"),
-                q("filter"),
-            )
+        def listing(fn: Callable[[str, int | None, str | None, str | None], Any], at: str) -> Any:
+            return fn(at, self._page_size(), q("pageToken"), q("filter"))
 
-        def empty(fn: Callable[[str], None]) -> dict[str, Any]:
-            fn(resource)
+        def empty(fn: Callable[[str], None], name: str) -> dict[str, Any]:
+            fn(name)
             return {}
 
-        if collection == "sessions":
-            return {
-                ("GET", 5, ""): ("sessions.list", lambda: listing(svc.list_sessions)),
-                # Beyond the Dataproc API: the change feed (see changes.py).
-                ("GET", 5, "watch"): (
-                    "sessions.watch",
-                    lambda: stream_feed(
-                        self, svc.store.changes, parent, q("since"), q("wait"), q("heartbeat")
-                    ),
-                ),
-                ("POST", 5, ""): (
-                    "sessions.create",
-                    lambda: svc.create_session(
-                        parent, q("sessionId"), q("requestId"), self._body()
-                    ),
-                ),
-                ("GET", 6, ""): ("sessions.get", lambda: svc.get_session(resource)),
-                ("DELETE", 6, ""): (
-                    "sessions.delete",
-                    lambda: svc.delete_session(resource, q("requestId")),
-                ),
-                ("POST", 6, "terminate"): (
-                    "sessions.terminate",
-                    lambda: svc.terminate_session(resource, self._body_request_id()),
-                ),
-            }
-        if collection == "sessionTemplates":
-            return {
-                ("GET", 5, ""): ("sessionTemplates.list", lambda: listing(svc.list_templates)),
-                ("POST", 5, ""): (
-                    "sessionTemplates.create",
-                    lambda: svc.create_template(parent, self._body()),
-                ),
-                ("GET", 6, ""): ("sessionTemplates.get", lambda: svc.get_template(resource)),
-                ("PATCH", 6, ""): (
-                    "sessionTemplates.patch",
-                    lambda: svc.update_template(resource, self._body()),
-                ),
-                ("DELETE", 6, ""): ("sessionTemplates.delete", lambda: empty(svc.delete_template)),
-            }
-        if collection == "operations":
-            return {
-                ("GET", 5, ""): ("operations.list", lambda: listing(svc.list_operations)),
-                ("GET", 6, ""): ("operations.get", lambda: svc.get_operation(resource)),
-                ("DELETE", 6, ""): ("operations.delete", lambda: empty(svc.delete_operation)),
-                ("POST", 6, "cancel"): ("operations.cancel", lambda: empty(svc.cancel_operation)),
-            }
-        return {}
+        return {
+            "sessions.create": lambda v: svc.create_session(
+                v["parent"], q("sessionId"), q("requestId"), self._body()
+            ),
+            "sessions.get": lambda v: svc.get_session(v["name"]),
+            "sessions.list": lambda v: listing(svc.list_sessions, v["parent"]),
+            "sessions.terminate": lambda v: svc.terminate_session(
+                v["name"], self._body_request_id()
+            ),
+            "sessions.delete": lambda v: svc.delete_session(v["name"], q("requestId")),
+            # Beyond the Dataproc API: the change feed (see changes.py).
+            "sessions.watch": lambda v: stream_feed(
+                self, svc.store.changes, v["parent"], q("since"), q("wait"), q("heartbeat")
+            ),
+            "sessionTemplates.create": lambda v: svc.create_template(v["parent"], self._body()),
+            "sessionTemplates.get": lambda v: svc.get_template(v["name"]),
+            "sessionTemplates.list": lambda v: listing(svc.list_templates, v["parent"]),
+            "sessionTemplates.patch": lambda v: svc.update_template(
+                v["sessionTemplate.name"], self._body()
+            ),
+            "sessionTemplates.delete": lambda v: empty(svc.delete_template, v["name"]),
+            "operations.list": lambda v: listing(svc.list_operations, v["name"]),
+            "operations.get": lambda v: svc.get_operation(v["name"]),
+            "operations.delete": lambda v: empty(svc.delete_operation, v["name"]),
+            "operations.cancel": lambda v: empty(svc.cancel_operation, v["name"]),
+        }
 
     def _body_request_id(self) -> str | None:
         body = self._body() or {}

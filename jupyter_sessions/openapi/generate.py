@@ -1,8 +1,7 @@
-"""Build the OpenAPI documents from the code itself: the emulator's routing table
-(``ApiHandler._methods`` and ``ApiHandler.COLLECTIONS``), the extension's handlers
-(``SessionsExtensionApp.initialize_handlers`` and the proxy allow-list), and the resource
-model's dataclass fields. A route without a description here fails the build, so the
-documents cannot silently fall behind the routes.
+"""Build the OpenAPI documents from the code itself: the API's route table
+(``api/routes.py``), the extension's handlers (``SessionsExtensionApp.initialize_handlers``
+and the proxy allow-list), and the resource model's dataclass fields. A route without a
+description here fails the build, so the documents cannot silently fall behind the routes.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Union, cast
 
+from ..api import routes
 from ..api.codec import INT64, Message, camel
 from ..api.errors import Code
 from ..api.model import (
@@ -35,11 +35,6 @@ from . import SPEC_KINDS, SpecKind, spec_path
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "v1"
 REF = "#/components/schemas/"
-ITEM_PARAMETER = {
-    "sessions": "session",
-    "sessionTemplates": "sessionTemplate",
-    "operations": "operation",
-}
 ENUM_INTS = "$alt=json;enum-encoding=int"
 
 # Fields the service sets (AIP OUTPUT_ONLY): marked readOnly, ignored on input.
@@ -64,36 +59,20 @@ ANY_FIELDS = {
 
 
 @dataclass(frozen=True)
-class Route:
-    """What the document says about one API method."""
+class Doc:
+    """What the document says about one API method, beyond the route table."""
 
     summary: str
-    query: tuple[str, ...] = ()  # parameter component names; "!" suffix = required
-    body: str | None = None
-    response: str = "Empty"
     content: str = "application/json"  # of the 200 answer
     description: str = ""
 
 
-ROUTES: dict[str, Route] = {
-    "sessions.list": Route(
-        "List sessions, newest first",
-        ("pageSize", "pageToken", "filter"),
-        None,
-        "ListSessionsResponse",
-    ),
-    "sessions.create": Route(
-        "Create a session (returns the create Operation at once)",
-        ("sessionId!", "requestId"),
-        "Session",
-        "Operation",
-    ),
-    "sessions.get": Route("Get a session", response="Session"),
-    "sessions.watch": Route(
+DOCS: dict[str, Doc] = {
+    "sessions.list": Doc("List sessions, newest first"),
+    "sessions.create": Doc("Create a session (returns the create Operation at once)"),
+    "sessions.get": Doc("Get a session"),
+    "sessions.watch": Doc(
         "Follow changes of the parent's sessions (emulator only, beyond the Dataproc API)",
-        ("since", "wait", "heartbeat"),
-        None,
-        "ChangeFeedLine",
         "application/x-ndjson",
         "An addition of this emulator, not part of the Dataproc API. Newline-delimited JSON, "
         "one ChangeFeedLine a line, each with a resume position: without `since` (or with an "
@@ -103,41 +82,19 @@ ROUTES: dict[str, Route] = {
         "every `heartbeat` seconds while nothing changes. Reconnect with `since` set to the "
         "last position read to miss nothing.",
     ),
-    "sessions.delete": Route(
-        "Delete a session (terminating it first if ACTIVE)", ("requestId",), None, "Operation"
+    "sessions.delete": Doc("Delete a session (terminating it first if ACTIVE)"),
+    "sessions.terminate": Doc("Terminate an ACTIVE session"),
+    "sessionTemplates.list": Doc("List session templates"),
+    "sessionTemplates.create": Doc("Create a session template (its name in the body)"),
+    "sessionTemplates.get": Doc("Get a session template"),
+    "sessionTemplates.patch": Doc(
+        "Replace every mutable field of a session template (no update mask)"
     ),
-    "sessions.terminate": Route(
-        "Terminate an ACTIVE session", (), "TerminateSessionRequest", "Operation"
-    ),
-    "sessionTemplates.list": Route(
-        "List session templates",
-        ("pageSize", "pageToken", "filter"),
-        None,
-        "ListSessionTemplatesResponse",
-    ),
-    "sessionTemplates.create": Route(
-        "Create a session template (its name in the body)",
-        (),
-        "SessionTemplate",
-        "SessionTemplate",
-    ),
-    "sessionTemplates.get": Route("Get a session template", response="SessionTemplate"),
-    "sessionTemplates.patch": Route(
-        "Replace every mutable field of a session template (no update mask)",
-        (),
-        "SessionTemplate",
-        "SessionTemplate",
-    ),
-    "sessionTemplates.delete": Route("Delete a session template"),
-    "operations.list": Route(
-        "List operations, newest first (filter is refused)",
-        ("pageSize", "pageToken", "filter"),
-        None,
-        "ListOperationsResponse",
-    ),
-    "operations.get": Route("Get an operation", response="Operation"),
-    "operations.delete": Route("Delete an operation record"),
-    "operations.cancel": Route("Cancel an operation (accepted; session operations run on)"),
+    "sessionTemplates.delete": Doc("Delete a session template"),
+    "operations.list": Doc("List operations, newest first (filter is refused)"),
+    "operations.get": Doc("Get an operation"),
+    "operations.delete": Doc("Delete an operation record"),
+    "operations.cancel": Doc("Cancel an operation (accepted; session operations run on)"),
 }
 
 QUERY_PARAMETERS: dict[str, dict[str, Any]] = {
@@ -349,7 +306,8 @@ def _components(extra: dict[str, Any]) -> dict[str, Any]:
     for key, p in QUERY_PARAMETERS.items():
         rest = {k: v for k, v in p.items() if k != "name"}
         parameters[key] = {"name": p.get("name", key), "in": "query", **rest}
-    for item in ("project", "location", *ITEM_PARAMETER.values()):
+    path_params = [p for r in routes.ROUTES for t in r.templates for p in _path_params(t)]
+    for item in dict.fromkeys(path_params):
         parameters[item] = {
             "name": item,
             "in": "path",
@@ -371,76 +329,64 @@ def _components(extra: dict[str, Any]) -> dict[str, Any]:
 # --- paths -------------------------------------------------------------------------------
 
 
-def emulator_table() -> list[tuple[str, str, str, int, str, str]]:
-    """Every API route the emulator dispatches, read from ``ApiHandler``'s own routing
-    table: (method, parent kind, collection, path segments, verb, route name)."""
-    from ..emulator.app import ApiHandler
-
-    # The table's entries are closures over the handler; building it calls none of them.
-    stub = types.SimpleNamespace(service=None, _query=None)
-    rows = []
-    for collection, kinds in ApiHandler.COLLECTIONS.items():
-        table = ApiHandler._methods(cast(Any, stub), collection, "", "")
-        for kind in kinds:
-            for (method, segments, verb), (name, _) in table.items():
-                rows.append((method, kind, collection, segments, verb, name))
-    return sorted(rows)
+def _path_params(template: routes.PathTemplate) -> list[str]:
+    return re.findall(r"{(\w+)}", template.flat())
 
 
-def template_of(kind: str, collection: str, segments: int, verb: str) -> str:
-    """``/v1/projects/{project}/KIND/{location}/COLLECTION[/{item}][:verb]``."""
-    path = f"/v1/projects/{{project}}/{kind}/{{location}}/{collection}"
-    if segments == 6:
-        path += f"/{{{ITEM_PARAMETER[collection]}}}"
-    return path + (f":{verb}" if verb else "")
-
-
-def _operation(route: Route, op_id: str, tag: str, params: list[str], note: str = "") -> Any:
-    parameters = [{"$ref": f"#/components/parameters/{p}"} for p in params]
+def _operation(
+    route: routes.Route, template: routes.PathTemplate, doc: Doc, note: str = ""
+) -> dict[str, Any]:
+    parameters = [{"$ref": f"#/components/parameters/{p}"} for p in _path_params(template)]
     for q in (*route.query, "alt"):
-        ref: dict[str, Any] = {"$ref": f"#/components/parameters/{q.rstrip('!')}"}
-        if q.endswith("!"):
+        ref: dict[str, Any] = {"$ref": f"#/components/parameters/{q}"}
+        if q in route.required:
             # A required query parameter: the component says it is optional.
-            base = QUERY_PARAMETERS[q.rstrip("!")]
-            ref = {"name": q.rstrip("!"), "in": "query", "required": True, **base}
+            ref = {"name": q, "in": "query", "required": True, **QUERY_PARAMETERS[q]}
         parameters.append(ref)
     out: dict[str, Any] = {
-        "operationId": op_id,
-        "summary": route.summary,
-        "tags": [tag],
+        # The path's words and the method: projects.regions.operations.get
+        "operationId": ".".join((*template.literals[1:-1], route.name)),
+        "summary": doc.summary,
+        "tags": [template.literals[-1]],
         "parameters": parameters,
     }
-    if note or route.description:
-        out["description"] = (route.description + " " + note).strip()
+    if note or doc.description:
+        out["description"] = (doc.description + " " + note).strip()
     if route.body:
         out["requestBody"] = {
-            "required": route.body != "TerminateSessionRequest",
-            "content": {"application/json": {"schema": {"$ref": REF + route.body}}},
+            # The whole request as body (terminate): its fields are all optional.
+            "required": route.body != "*",
+            "content": {"application/json": {"schema": {"$ref": REF + route.body_type}}},
         }
     out["responses"] = {
         "200": {
             "description": "OK",
-            "content": {route.content: {"schema": {"$ref": REF + route.response}}},
+            "content": {doc.content: {"schema": {"$ref": REF + route.response}}},
         },
         "default": {"$ref": "#/components/responses/Error"},
     }
+    out["x-iam-permission"] = route.permission
     return out
+
+
+def api_templates() -> list[tuple[str, routes.Route, routes.PathTemplate]]:
+    """Every (HTTP method, route, template) of the route table, by method."""
+    rows = [(r.method, r, t) for r in routes.ROUTES for t in r.templates]
+    return sorted(rows, key=lambda row: (row[0], row[2].flat()))
 
 
 def _api_paths(prefix: str, keep: Any, note: str = "") -> dict[str, dict[str, Any]]:
     paths: dict[str, dict[str, Any]] = {}
-    for method, kind, collection, segments, verb, name in emulator_table():
-        template = template_of(kind, collection, segments, verb)
-        if not keep(template, method):
+    for method, route, template in api_templates():
+        path = "/" + template.flat()
+        if not keep(path, method):
             continue
-        route = ROUTES.get(name)
-        if route is None:
-            raise KeyError(f"the emulator routes {name!r}; describe it in openapi/generate.py")
-        params = ["project", "location"] + ([ITEM_PARAMETER[collection]] if segments == 6 else [])
-        op_id = f"projects.{kind}.{name}"
-        paths.setdefault(prefix + template, {})[method.lower()] = _operation(
-            route, op_id, collection, params, note
-        )
+        doc = DOCS.get(route.name)
+        if doc is None:
+            raise KeyError(
+                f"the route table has {route.name!r}; describe it in openapi/generate.py"
+            )
+        paths.setdefault(prefix + path, {})[method.lower()] = _operation(route, template, doc, note)
     return paths
 
 

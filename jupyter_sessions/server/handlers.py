@@ -24,7 +24,8 @@ from tornado.iostream import StreamClosedError
 
 from ..api import errors
 from ..api.codec import format_timestamp
-from ..api.names import LOCATION, PROJECT, RESOURCE_ID, Parent
+from ..api.names import Parent
+from ..api.routes import proxy_allow_list
 from .feed import note_proxied
 from .watcher import WatchEvent
 
@@ -33,16 +34,10 @@ if TYPE_CHECKING:
 
 AUTH_RESOURCE = "jupyter_sessions"
 
-# Names as Dataproc spells them (api/names.py), the same rules as the event stream's parent.
-_ALLOWED = re.compile(
-    rf"^projects/{PROJECT}/(?:"
-    rf"locations/{LOCATION}/sessions(?:/{RESOURCE_ID}(?::terminate)?)?"
-    rf"|locations/{LOCATION}/sessionTemplates(?:/{RESOURCE_ID})?"
-    rf"|(?:locations|regions)/{LOCATION}/operations(?:/{RESOURCE_ID}(?::cancel)?)?"
-    r")\Z"
-)
+# The Dataproc methods of the route table, names spelled as Dataproc spells them
+# (api/names.py, the same rules as the event stream's parent).
+_ALLOWED = proxy_allow_list()
 _PARENT_OF = re.compile(r"^(projects/[^/]+)/(?:locations|regions)/([^/]+)/")
-_SAFE_RAW = re.compile(r"^[A-Za-z0-9._~:/-]*\Z")
 # Jupyter's own credentials may come in the query string; they stay on this server.
 _JUPYTER_PARAMS = frozenset({"token", "_xsrf"})
 
@@ -60,15 +55,11 @@ def forwarded_query(query: str) -> str:
 def allowed_path(raw: str) -> str | None:
     """The backend path for a raw (still percent-encoded) request path, or None.
 
-    Only the sessions, sessionTemplates and operations paths pass; anything encoded but
-    a colon, any dot segment, an absolute URL or an empty segment is refused.
+    Only the paths of the route table's Dataproc methods pass (sessions, sessionTemplates
+    and operations); anything encoded but a colon, any dot segment, an absolute URL or an
+    empty segment is refused.
     """
-    candidate = re.sub("%3[aA]", ":", raw)
-    if not _SAFE_RAW.match(candidate):
-        return None
-    if any(seg in ("", ".", "..") for seg in candidate.split("/")):
-        return None
-    return candidate if _ALLOWED.match(candidate) else None
+    return _ALLOWED(raw)
 
 
 class SessionsHandler(ExtensionHandlerMixin, APIHandler):

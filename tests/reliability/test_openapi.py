@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import types
 import uuid
 from typing import Any, cast
 
@@ -13,6 +12,7 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
+from jupyter_sessions.api.routes import ROUTES
 from jupyter_sessions.emulator.app import ApiHandler
 from jupyter_sessions.openapi import SPEC_KINDS, SpecKind, load_spec, spec_path
 from jupyter_sessions.openapi.generate import render
@@ -36,16 +36,10 @@ def documented(kind: SpecKind) -> set[tuple[str, str]]:
 
 
 def emulator_routes() -> set[tuple[str, str]]:
-    """(method, path template) of everything ``ApiHandler`` dispatches, from its own table."""
-    stub = cast(Any, types.SimpleNamespace(service=None, _query=None))
+    """(method, path template) of everything ``ApiHandler`` dispatches: the API route
+    table (each entry served: tests/test_routes.py), the document itself, health, stats."""
     routes = {("GET", ApiHandler.OPENAPI_PATH)} | {("GET", p) for p in ApiHandler.LOCAL_PATHS}
-    for collection, kinds in ApiHandler.COLLECTIONS.items():
-        for (method, n, verb), kind in itertools.product(
-            ApiHandler._methods(stub, collection, "", ""), kinds
-        ):
-            path = f"/v1/projects/{{project}}/{kind}/{{location}}/{collection}"
-            path += f"/{ITEM[collection]}" if n == 6 else ""
-            routes.add((method, path + (f":{verb}" if verb else "")))
+    routes |= {(r.method, "/" + t.flat()) for r in ROUTES for t in r.templates}
     return routes | gateway_routes_documented()
 
 
