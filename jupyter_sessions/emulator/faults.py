@@ -14,10 +14,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..api import errors
-
-# Emulator method names whose IAM permission has another verb.
-_PERMISSION_VERB = {"patch": "update"}
+from ..api import errors, routes
 
 
 class InjectedFault(Exception):
@@ -58,12 +55,6 @@ class FailNext:
         return cls(count, status, method, retry_after)
 
 
-def permission_name(method: str) -> str:
-    """``sessions.create`` -> ``dataproc.sessions.create`` (``patch`` is ``update``)."""
-    collection, _, verb = method.partition(".")
-    return f"dataproc.{collection}.{_PERMISSION_VERB.get(verb, verb)}"
-
-
 class Faults:
     """The deny list and the pending failures; checked once per routed API call."""
 
@@ -78,7 +69,7 @@ class Faults:
     def check(self, method: str, resource: str) -> None:
         """Raise the configured error for this call, if any."""
         if method in self.deny:
-            permission = permission_name(method)
+            permission = routes.BY_NAME[method].permission
             raise errors.PermissionDenied(
                 f"Permission '{permission}' denied on resource "
                 f"'//dataproc.googleapis.com/{resource}' (or it may not exist).",

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from ..api import errors
+from ..api import errors, routes
 from ..api.defaults import is_loopback
 from ..api.names import PROJECT_RE
 from ..client.gcp_auth import LOGIN_HINT, GoogleAuth
@@ -41,36 +41,6 @@ LOAD_TIMEOUT = 60.0
 # A location becomes part of a host name: letters, digits and inner hyphens only.
 _LOCATION_RE = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]\Z")
 _PARENT_RE = re.compile(r"^projects/([^/]+)/(?:locations|regions)/([^/:]+)(?:/|$)")
-_RESOURCE_RE = re.compile(
-    r"^projects/[^/]+/(?:locations|regions)/[^/]+/"
-    r"(sessions|sessionTemplates|operations)(?:/([^/:]+)(?::(\w+))?)?$"
-)
-
-# The IAM permission of each method (spec section 3 and 6 tables), by collection and
-# (HTTP method, names-one-resource, custom verb).
-_PERMISSIONS: dict[str, dict[tuple[str, bool, str], str]] = {
-    "sessions": {
-        ("GET", False, ""): "list",
-        ("POST", False, ""): "create",
-        ("GET", True, ""): "get",
-        ("DELETE", True, ""): "delete",
-        ("POST", True, "terminate"): "terminate",
-    },
-    "sessionTemplates": {
-        ("GET", False, ""): "list",
-        ("POST", False, ""): "create",
-        ("GET", True, ""): "get",
-        ("PATCH", True, ""): "update",
-        ("DELETE", True, ""): "delete",
-    },
-    "operations": {
-        ("GET", False, ""): "list",
-        ("GET", True, ""): "get",
-        ("DELETE", True, ""): "delete",
-        ("POST", True, "cancel"): "cancel",
-    },
-}
-
 log = logging.getLogger(__name__)
 
 
@@ -139,13 +109,11 @@ def endpoint_url(location: str, endpoint: str = "") -> str:
 
 
 def permission_for(method: str, path: str) -> str:
-    """The IAM permission a Sessions API call needs (``dataproc.sessions.create``), or ""."""
-    m = _RESOURCE_RE.match(path[len("v1/") :] if path.startswith("v1/") else path)
-    if not m:
-        return ""
-    collection, resource_id, verb = m.group(1), m.group(2), m.group(3) or ""
-    action = _PERMISSIONS[collection].get((method.upper(), resource_id is not None, verb))
-    return f"dataproc.{collection}.{action}" if action else ""
+    """The IAM permission a Sessions API call needs (``dataproc.sessions.create``), or "",
+    from the route table; ``path`` with or without its ``v1/``."""
+    relative = path if path.startswith("v1/") else "v1/" + path
+    found = routes.match(method.upper(), relative, routes.DATAPROC_ROUTES)
+    return found.route.permission if found else ""
 
 
 def _error_info(details: list[dict[str, Any]]) -> dict[str, Any]:
