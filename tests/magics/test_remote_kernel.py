@@ -51,9 +51,12 @@ class Frontend:
                 on_stream(msg["content"]["text"])
             if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
                 break
-        reply = self.kc.get_shell_msg(timeout=10)
-        assert reply["parent_header"]["msg_id"] == msg_id
-        return reply["content"], seen
+        # Skip replies to other requests: wait_for_ready sends kernel_info again each
+        # second, so a slow start leaves extra replies queued on the shell channel.
+        while True:
+            reply = self.kc.get_shell_msg(timeout=10)
+            if reply["parent_header"].get("msg_id") == msg_id:
+                return reply["content"], seen
 
 
 def streams(seen: list[tuple[float, dict[str, Any]]]) -> list[tuple[float, str]]:
