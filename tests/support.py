@@ -267,6 +267,11 @@ class JupyterServerProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout=10)
+            # A server that ignores SIGTERM keeps a user's terminal (and ports) hostage.
+            raise AssertionError(
+                f"jupyter server {self.proc.pid} was still running {timeout:.0f}s after "
+                f"SIGTERM (killed); see {self.log_path}"
+            ) from None
 
 
 def read_sse(response: httpx.Response) -> Any:

@@ -376,7 +376,16 @@ class SessionKernelManager(AsyncMappingKernelManager):
             raise http_error(exc.status_code, clean_error(exc)) from None
 
     async def shutdown_all(self, now: bool = False) -> None:  # type: ignore[override]
-        await super().shutdown_all(now=now)
+        # Not super().shutdown_all(): it ends every id of list_kernel_ids() the local way,
+        # and a session kernel's id raised KeyError there, which left the server running.
+        end_local = super().shutdown_kernel
+        local = {*super().list_kernel_ids(), *self._pending_kernels}
+        results = await asyncio.gather(
+            *(end_local(kid, now=now) for kid in local), return_exceptions=True
+        )
+        for kid, result in zip(local, results, strict=True):
+            if isinstance(result, Exception):
+                self.log.warning("Could not shut down kernel %s: %s", kid, result)
         for kid in list(self.remote._kernels):
             try:
                 await self.shutdown_kernel(kid, now=now)
