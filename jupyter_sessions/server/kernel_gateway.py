@@ -7,6 +7,9 @@
   from ``project_number`` or is looked up once from the project id;
 - a URL backend: ``{url}gateway/projects/P/locations/L`` (an emulator run by hand);
 - ``kernel_gateway_url`` overrides all of these.
+
+With ``dataproc``, the gateway is reached (REST calls and kernel websockets) through the
+proxy that the network settings choose for its URL, as the Dataproc API is.
 """
 
 from __future__ import annotations
@@ -42,24 +45,26 @@ async def connect_gateway(app: SessionsExtensionApp) -> None:
         gateway.disable(f"kernel_gateway_url must be an http(s) URL, got {url!r}")
         log.warning("%s", gateway.problem)
         return
+    network = getattr(app, "network", None) if backend.kind == "dataproc" else None
     gateway.configure(
         url,
         backend.auth_headers,
         rejected=backend.credentials_rejected,
         request_timeout=app.kernel_start_timeout,
         connect_timeout=20.0,
+        network=network,
     )
-    log.info("Session kernels run through the kernel gateway at %s", url)
-    network = getattr(app, "network", None)
-    proxy = network.proxy_for(url)[0] if network is not None and backend.kind == "dataproc" else ""
+    proxy, source = network.proxy_for(url) if network is not None else ("", "")
     if proxy:
-        log.warning(
-            "Session kernels connect to %s directly, not through the proxy %s: jupyter_server's "
-            "gateway client (tornado's HTTP and websocket clients) cannot use a proxy. Allow "
-            "direct access to that host, or set SessionsExtensionApp.session_kernels = False",
+        app.log.info(
+            "Session kernels run through the kernel gateway at %s, reached through the "
+            "proxy %s (%s)",
             url,
             redacted(proxy),
+            source,
         )
+    else:
+        app.log.info("Session kernels run through the kernel gateway at %s", url)
 
 
 async def _default_url(app: SessionsExtensionApp) -> str:
@@ -129,3 +134,4 @@ async def end_started_session_kernels(serverapp: Any) -> None:
             await km.shutdown_kernel(kid)
         except Exception as exc:
             log.warning("Could not end the session of kernel %s: %s", kid, exc)
+    await gateway.close()

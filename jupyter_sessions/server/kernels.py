@@ -14,6 +14,9 @@ machinery for the remote side:
 - ``SessionAwareConnection``: the websocket of a local kernel talks ZMQ, that of a session
   kernel is relayed to the gateway's websocket.
 
+With the Dataproc backend, every call to the gateway (REST and websocket) goes through the
+proxy the network settings choose for its URL, when there is one (``gateway_proxy``).
+
 The access token is added here, server-side, from the backend's credentials (renewed before
 each request when close to expiry); it never reaches the browser.
 """
@@ -23,9 +26,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_core.utils import ensure_async
@@ -34,13 +38,24 @@ from jupyter_server.gateway.gateway_client import GatewayClient, gateway_request
 from jupyter_server.gateway.managers import GatewayKernelManager, GatewayMappingKernelManager
 from jupyter_server.services.kernels.connection.base import BaseKernelWebsocketConnection
 from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
-from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+from jupyter_server.services.kernels.kernelmanager import (
+    AsyncMappingKernelManager,
+    emit_kernel_action_event,
+)
 from jupyter_server.utils import url_escape, url_path_join
 from tornado import web
 from tornado import websocket as tornado_websocket
-from tornado.escape import json_decode
+from tornado.escape import json_decode, json_encode
+from tornado.escape import url_escape as query_escape
+from tornado.httpclient import HTTPResponse
+from tornado.ioloop import IOLoop
+from traitlets import default
 
 from ..api import errors
+from .gateway_proxy import ProxiedGateway, ProxyTunnelError
+
+if TYPE_CHECKING:
+    from .proxy_settings import NetworkSettings
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +84,7 @@ class SessionGateway:
         self._specs_lock = asyncio.Lock()
         self._warned = ""
         self._settled = False  # configured or disabled: no more waiting for the backend
+        self.proxied: ProxiedGateway | None = None  # when calls go through a proxy
 
     async def settled(self, timeout: float) -> None:
         """Wait (bounded) until the gateway is known: right after the server starts, the
@@ -89,9 +105,14 @@ class SessionGateway:
         rejected: Rejected | None = None,
         request_timeout: float,
         connect_timeout: float = 20.0,
+        network: NetworkSettings | None = None,
     ) -> None:
-        """Point jupyter_server's gateway client at ``url`` (no trailing slash)."""
+        """Point jupyter_server's gateway client at ``url`` (no trailing slash); with
+        ``network`` (the Dataproc backend's), through the proxy it chooses for ``url``."""
         self.url = url.rstrip("/")
+        self.proxied = None
+        if network is not None and network.proxy_for(self.url)[0]:
+            self.proxied = ProxiedGateway(self.url, network)
         self.problem = ""
         self._settled = True
         self.auth_headers = auth_headers
@@ -116,6 +137,17 @@ class SessionGateway:
         self.url = ""
         self.problem = problem
         self._settled = True
+        self.proxied = None
+
+    async def close(self) -> None:
+        """Close the connections kept to the gateway (a later call opens new ones)."""
+        if self.proxied is not None:
+            await self.proxied.aclose()
+
+    @property
+    def unavailable(self) -> str:
+        """Why the last listing of the gateway's kernelspecs failed; "" when it worked."""
+        return self._warned
 
     @property
     def kernels_url(self) -> str:
@@ -151,13 +183,20 @@ class SessionGateway:
         await self.authorize()
         return await operation()
 
+    async def fetch(self, url: str, **kwargs: Any) -> HTTPResponse:
+        """jupyter_server's ``gateway_request``, through the proxy when one applies."""
+        if self.proxied is not None:
+            return await self.proxied.fetch(url, **kwargs)
+        response: HTTPResponse = await gateway_request(url, **kwargs)
+        return response
+
     async def request(self, path: str, method: str = "GET", body: str | None = None) -> Any:
         """One authorized request to the gateway; its JSON answer."""
         kwargs: dict[str, Any] = {"method": method}
         if body is not None:
             kwargs.update(body=body, headers={"Content-Type": "application/json"})
         url = url_path_join(self.url, path)
-        response = await self.call(lambda: gateway_request(url, **kwargs))
+        response = await self.call(lambda: self.fetch(url, **kwargs))
         return json_decode(response.body) if response.body else None
 
     async def specs(self) -> dict[str, Any]:
@@ -200,6 +239,8 @@ def clean_error(exc: BaseException) -> str:
     """One readable sentence from what jupyter_server's gateway client raises."""
     if isinstance(exc, errors.ApiError):
         return exc.message
+    if isinstance(exc, ProxyTunnelError):  # its message names the proxy and what it said
+        return str(exc)
     if isinstance(exc, web.HTTPError):
         if exc.log_message and "Error from Gateway" in exc.log_message and exc.args:
             return str(exc.args[0])  # the gateway's own message
@@ -248,12 +289,121 @@ class SessionKernelSpecManager(KernelSpecManager):
         return None
 
 
+class SessionGatewayKernelManager(GatewayKernelManager):
+    """One session kernel on the gateway: jupyter_server's ``GatewayKernelManager`` whose
+    REST calls go through ``gateway.fetch`` (so through the proxy when one applies); the
+    requests, answers and events are the library's."""
+
+    async def _model(self) -> dict[str, Any] | None:
+        try:
+            response = await gateway.fetch(self.kernel_url, method="GET")
+        except web.HTTPError as error:
+            if error.status_code != 404:
+                raise
+            self.log.warning("Kernel not found at: %s", self.kernel_url)
+            return None
+        model: dict[str, Any] | None = json_decode(response.body)
+        return model
+
+    async def refresh_model(self, model: dict[str, Any] | None = None) -> Any:
+        if model is None:
+            model = await self._model()
+            if not model:
+                self.kernel = model
+                return model
+        return await super().refresh_model(model)  # only the activity markers: no request
+
+    @emit_kernel_action_event(success_msg="Kernel {kernel_id} was started.")
+    async def start_kernel(self, **kwargs: Any) -> None:
+        kernel_id = kwargs.get("kernel_id")
+        if kernel_id is not None:
+            self.kernel_id = kernel_id
+            self.kernel_url = url_path_join(self.kernels_url, url_escape(str(kernel_id)))
+            self.kernel = await self.refresh_model()
+            return
+        client = GatewayClient.instance()
+        given = {**os.environ, **kwargs.get("env", {})}
+        if "KERNEL_USERNAME" not in os.environ and client.http_user:
+            given.setdefault("KERNEL_USERNAME", client.http_user)
+        allowed = client.allowed_envs.split(",")
+        env = {k: v for k, v in given.items() if k.startswith("KERNEL_") or k in allowed}
+        if kwargs.get("cwd") is not None:
+            env.setdefault("KERNEL_WORKING_DIR", kwargs["cwd"])
+        response = await gateway.fetch(
+            self.kernels_url,
+            method="POST",
+            headers={"Content-Type": "application/json"},
+            body=json_encode({"name": kwargs.get("kernel_name", "python3"), "env": env}),
+        )
+        self.kernel = json_decode(response.body)
+        self.kernel_id = self.kernel["id"]
+        self.kernel_url = url_path_join(self.kernels_url, url_escape(str(self.kernel_id)))
+        self.log.info("Session kernel %s started on the gateway", self.kernel_id)
+
+    @emit_kernel_action_event(success_msg="Kernel {kernel_id} was shutdown.")
+    async def shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
+        if not self.has_kernel:
+            return
+        try:
+            await gateway.fetch(self.kernel_url, method="DELETE")
+        except web.HTTPError as error:
+            if error.status_code != 404:
+                raise
+            self.log.debug("Shutdown kernel response: kernel not found (ignored)")
+
+    async def _post(self, action: str) -> None:
+        if self.has_kernel:
+            await gateway.fetch(
+                f"{self.kernel_url}/{action}",
+                method="POST",
+                headers={"Content-Type": "application/json"},
+                body=json_encode({}),
+            )
+
+    @emit_kernel_action_event(success_msg="Kernel {kernel_id} was restarted.")
+    async def restart_kernel(self, **kw: Any) -> None:
+        await self._post("restart")
+
+    @emit_kernel_action_event(success_msg="Kernel {kernel_id} was interrupted.")
+    async def interrupt_kernel(self) -> None:
+        await self._post("interrupt")
+
+
+class SessionGatewayMappingKernelManager(GatewayMappingKernelManager):
+    """The gateway's kernels that this server knows, each a ``SessionGatewayKernelManager``."""
+
+    @default("kernel_manager_class")
+    def _default_kernel_manager_class(self) -> str:
+        return f"{__name__}.SessionGatewayKernelManager"
+
+    async def list_kernels(self, **kwargs: Any) -> list[dict[str, Any]]:
+        """The gateway's models of the kernels known here (dropping those it no longer
+        runs), through ``gateway.fetch``."""
+        response = await gateway.fetch(self.kernels_url, method="GET")
+        running = {m["id"]: m for m in json_decode(response.body) if isinstance(m, dict)}
+        models = []
+        for kid, km in list(self._kernels.items()):
+            model = running.get(kid)
+            if model is None:  # not listed: ask for it alone before dropping it
+                try:
+                    model = await km.refresh_model()
+                except web.HTTPError:
+                    model = None
+            else:
+                await km.refresh_model(model)
+            if model:
+                models.append(model)
+            else:
+                self._kernels.pop(kid, None)
+        return models
+
+
 class SessionKernelManager(AsyncMappingKernelManager):
     """Local kernels, plus session kernels through the kernel gateway."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.remote = GatewayMappingKernelManager(parent=self.parent, log=self.log)
+        self.remote = SessionGatewayMappingKernelManager(parent=self.parent, log=self.log)
         self._listed_at = 0.0
         self._list_lock = asyncio.Lock()
 
@@ -298,6 +448,10 @@ class SessionKernelManager(AsyncMappingKernelManager):
         if not self._is_session_spec(name):
             ksm = self.kernel_spec_manager
             if name and ksm is not None and name not in ksm.find_kernel_specs():
+                if gateway.enabled and gateway.unavailable:  # it may be a session kernelspec
+                    raise http_error(
+                        503, f"Session kernels are not available: {gateway.unavailable}"
+                    )
                 why = "" if gateway.enabled else f" ({gateway.problem})"
                 raise http_error(404, f"No such kernel: {name}{why}")
             started: str = await super().start_kernel(
@@ -517,7 +671,24 @@ class SessionWebSocketConnection(GatewayWebSocketConnection):
         # Small frames both ways: no Nagle delay on the browser's socket.
         self.websocket_handler.set_nodelay(True)
         await gateway.authorize()
-        await super().connect()
+        if gateway.proxied is None:
+            await super().connect()
+            return
+        # As GatewayWebSocketConnection.connect, with tornado's websocket_connect tunnelled
+        # through the proxy (tornado's own cannot use one).
+        self.ws = None
+        client = GatewayClient.instance()
+        ws_url = url_path_join(
+            client.ws_url or "", client.kernels_endpoint, query_escape(self.kernel_id), "channels"
+        )
+        if self.session_id:
+            ws_url += f"?session_id={query_escape(self.session_id)}"
+        self.log.info("Connecting to %s through the proxy", ws_url)
+        self.ws_future = gateway.proxied.websocket_connect(ws_url, **client.load_connection_args())
+        self.ws_future.add_done_callback(self._connection_done)
+        IOLoop.current().add_future(
+            self.ws_future, lambda future: IOLoop.current().spawn_callback(self._read_messages)
+        )
 
     def _write_message(self, message: str) -> None:
         """Send to the gateway; while its websocket is down (a gateway or emulator restart),
@@ -535,6 +706,12 @@ class SessionWebSocketConnection(GatewayWebSocketConnection):
             self._pending.append(message)
 
     def _connection_done(self, fut: Any) -> None:
+        if not fut.cancelled() and fut.exception() is not None:
+            self.log.warning(
+                "Could not connect to the kernel %s on the gateway: %s",
+                self.kernel_id,
+                clean_error(fut.exception()),
+            )
         super()._connection_done(fut)
         if self.ws is not None and not fut.cancelled() and fut.exception() is None:
             pending, self._pending = self._pending, []

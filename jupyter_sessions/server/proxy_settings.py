@@ -1,11 +1,11 @@
 """How the Jupyter server reaches Google through a corporate network.
 
-Only calls to Google (the Dataproc API, the token endpoint, Cloud Resource Manager) use
-these settings; the local emulator never goes through a proxy (its client is built
-without one). The proxy is ``SessionsExtensionApp.proxy`` when set, else ``HTTPS_PROXY``
-for https:// URLs (``HTTP_PROXY`` for http://), either spelling, except for hosts that
-``NO_PROXY`` names (comma-separated hosts, domains, ``.suffix`` or ``*``, as curl and
-requests read it). A CA bundle (``SessionsExtensionApp.ca_bundle``, else
+Only calls to Google (the Dataproc API, the token endpoint, Cloud Resource Manager, the
+kernel gateway of session kernels) use these settings; the local emulator never goes through
+a proxy (its client is built without one). The proxy is ``SessionsExtensionApp.proxy`` when
+set, else ``HTTPS_PROXY`` for https:// URLs (``HTTP_PROXY`` for http://), either spelling,
+except for hosts that ``NO_PROXY`` names (comma-separated hosts, domains, ``.suffix`` or
+``*``, as curl and requests read it). A CA bundle (``SessionsExtensionApp.ca_bundle``, else
 ``REQUESTS_CA_BUNDLE`` or ``SSL_CERT_FILE``) is trusted besides the system's, for proxies
 that inspect TLS with a company certificate.
 """
@@ -124,22 +124,44 @@ class NetworkSettings:
             session.verify = self.ca_bundle
         return session
 
-    def explain(self, url: str, exc: BaseException) -> str:
-        """A message naming the proxy when a call through it failed there; "" otherwise."""
+    def _named(self, url: str) -> tuple[str, str]:
+        """The proxy as messages show it (redacted, with where it was set) and the
+        ``host:port`` it is asked to connect to; ("", "") when no proxy applies."""
         proxy, source = self.proxy_for(url)
         if not proxy:
-            return ""
+            return "", ""
         target = urlsplit(url)
         where = f"{target.hostname}:{target.port or (443 if target.scheme == 'https' else 80)}"
-        shown = f"{redacted(proxy)} ({source})"
+        return f"{redacted(proxy)} ({source})", where
+
+    def refused(self, url: str, said: str) -> str:
+        """The message of a proxy that refused to connect to ``url``'s host."""
+        shown, where = self._named(url)
+        return f"The proxy {shown} refused the connection to {where}: {said or 'no reason given'}"
+
+    def unreachable(self, url: str) -> str:
+        """The message of a proxy that could not be reached on the way to ``url``."""
+        shown, where = self._named(url)
+        return (
+            f"Cannot reach the proxy {shown} to connect to {where}: check the proxy "
+            "setting or NO_PROXY"
+        )
+
+    def unanswered(self, url: str) -> str:
+        """The message of a proxy that did not answer in time the request to connect to
+        ``url``'s host."""
+        shown, where = self._named(url)
+        return f"The proxy {shown} did not answer in time the request to connect to {where}"
+
+    def explain(self, url: str, exc: BaseException) -> str:
+        """A message naming the proxy when a call through it failed there; "" otherwise."""
+        proxy, _ = self.proxy_for(url)
+        if not proxy:
+            return ""
         if isinstance(exc, httpx.ProxyError):
-            said = str(exc).strip() or "no reason given"
-            return f"The proxy {shown} refused the connection to {where}: {said}"
+            return self.refused(url, str(exc).strip())
         if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
-            return (
-                f"Cannot reach the proxy {shown} to connect to {where}: check the proxy "
-                "setting or NO_PROXY"
-            )
+            return self.unreachable(url)
         return ""
 
 

@@ -206,34 +206,3 @@ def test_token_refresh_uses_google_auths_margin() -> None:
     GoogleAuth(stale).headers()
     assert fresh.refreshed == 0
     assert stale.refreshed == 1
-
-
-def test_session_kernels_behind_a_proxy_are_reported(
-    stack: Stack, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    """Given the Dataproc backend behind a proxy with session kernels on
-    When the server starts
-    Then its log says that session kernels connect to the gateway directly (tornado's
-    clients cannot use a proxy) and how to avoid that."""
-    config = {
-        "SessionsExtensionApp": {
-            "backend": "dataproc",
-            "project": PROJECT,
-            "location": LOCATION,
-            "kernel_gateway_url": "https://127.0.0.1:9/",
-        }
-    }
-    server = JupyterServerProcess(tmp_path_factory.mktemp("kernels-proxied"), config=config)
-    server.env.update({k: v for k, v in stack.server.env.items() if "PROXY" in k.upper()})
-    server.start()
-    try:
-        wait_for(
-            lambda: "connect to https://127.0.0.1:9/ directly" in server.log_path.read_text(),
-            30,
-            what="the warning in the server log",
-        )
-    finally:
-        server.stop()
-    text = server.log_path.read_text()
-    assert f"not through the proxy {stack.proxy.url}" in text
-    assert "session_kernels = False" in text
