@@ -14,27 +14,23 @@ import { CreateSessionForm } from '../components/CreateSessionForm';
 import { StatusLine } from '../components/StatusLine';
 import { ActivityList } from '../components/ActivityList';
 import { SessionsView } from '../components/SessionsView';
-import { SessionsApi } from '../api';
-import { IModelSnapshot, IOperationView, SessionsModel } from '../model';
+import type { IModelSnapshot, IOperationView } from '../model';
 import { initialState, reduce } from '../state';
 import { NO_KERNEL_LINKS } from '../sessionKernels';
-import type { ISessionInput, SessionState } from '../types';
+import type { ISession, ISessionInput, SessionState } from '../types';
 import {
   CONFIG,
   FakeEventSource,
-  FakeServer,
   PARENT,
+  doneOperation,
+  fakeModel,
   flush,
-  makeSession
+  makeSession,
+  refusedCreate
 } from './fakes';
+import { settle } from './harness';
 
 const NOW = Date.parse('2025-01-01T10:30:00Z');
-
-/** Let pending promises settle inside act(). */
-const settle = () =>
-  act(async () => {
-    await flush(10);
-  });
 
 describe('StateBadge renders each state', () => {
   it.each([
@@ -76,6 +72,21 @@ describe('StateBadge renders each state', () => {
 });
 
 describe('SessionList', () => {
+  /** The list of `sessions`, loaded, out of `total` before the filter. */
+  const listOf = (
+    sessions: ISession[],
+    total = sessions.length,
+    onSelect: (name: string) => void = jest.fn()
+  ) => (
+    <SessionList
+      sessions={sessions}
+      now={NOW}
+      loaded
+      total={total}
+      onSelect={onSelect}
+    />
+  );
+
   it('says it is loading until data arrives', () => {
     render(
       <SessionList
@@ -90,25 +101,9 @@ describe('SessionList', () => {
   });
 
   it('tells an empty list from an empty filter result', () => {
-    const { rerender } = render(
-      <SessionList
-        sessions={[]}
-        now={NOW}
-        loaded
-        total={0}
-        onSelect={jest.fn()}
-      />
-    );
+    const { rerender } = render(listOf([]));
     expect(screen.getByText(/No sessions yet/)).toBeTruthy();
-    rerender(
-      <SessionList
-        sessions={[]}
-        now={NOW}
-        loaded
-        total={3}
-        onSelect={jest.fn()}
-      />
-    );
+    rerender(listOf([], 3));
     expect(screen.getByText('No session matches the filter.')).toBeTruthy();
   });
 
@@ -117,15 +112,7 @@ describe('SessionList', () => {
     const session = makeSession('etl', 'ACTIVE', {
       labels: { team: 'data', 'goog-dataproc-session-id': 'etl' }
     });
-    render(
-      <SessionList
-        sessions={[session]}
-        now={NOW}
-        loaded
-        total={1}
-        onSelect={onSelect}
-      />
-    );
+    render(listOf([session], 1, onSelect));
     const row = screen.getByRole('button', { name: 'etl, ACTIVE' });
     expect(within(row).getByText('etl')).toBeTruthy();
     expect(within(row).getByText('Active')).toBeTruthy();
@@ -144,15 +131,7 @@ describe('SessionList', () => {
     const session = makeSession('bad', 'FAILED', {
       stateMessage: 'Kernel exited with code 1'
     });
-    render(
-      <SessionList
-        sessions={[session]}
-        now={NOW}
-        loaded
-        total={1}
-        onSelect={jest.fn()}
-      />
-    );
+    render(listOf([session]));
     expect(screen.getByText('Kernel exited with code 1')).toBeTruthy();
   });
 });
@@ -411,16 +390,7 @@ describe('CreateSessionForm', () => {
   it('reports the outcome of the operation after submit', async () => {
     const { operations, rerender, onCreate } = setup();
     await settle();
-    operations.push({
-      id: 'op-1',
-      kind: 'create',
-      sessionName: `${PARENT}/sessions/my-session`,
-      sessionId: 'my-session',
-      phase: 'failed',
-      message: 'Cannot create my-session: Session my-session already exists',
-      errorStatus: 'ALREADY_EXISTS',
-      startedAt: 0
-    });
+    operations.push(refusedCreate('my-session'));
     fireEvent.click(submit());
     expect(onCreate).toHaveBeenCalled();
     rerender(
@@ -580,23 +550,20 @@ describe('SessionsView with a model', () => {
   const OP = 'projects/demo/regions/local/operations/op-9';
 
   async function mount(confirmAnswer = true) {
-    FakeEventSource.reset();
-    const server = new FakeServer();
-    server.on('GET', /config$/, { body: CONFIG });
-    server.on('POST', /:terminate$/, { body: { name: OP } });
-    server.on('GET', /operations/, {
-      body: { name: OP, done: true, response: makeSession('etl', 'TERMINATED') }
-    });
-    const model = new SessionsModel({
-      api: new SessionsApi(server),
-      eventSourceFactory: FakeEventSource.factory,
-      operationPollMs: 5
-    });
+    const { server, model } = fakeModel(
+      s => {
+        s.on('POST', /:terminate$/, { body: { name: OP } });
+        s.on(
+          'GET',
+          /operations/,
+          doneOperation(OP, makeSession('etl', 'TERMINATED'))
+        );
+      },
+      { operationPollMs: 5 }
+    );
     const confirm = jest.fn(() => Promise.resolve(confirmAnswer));
     model.start();
-    await act(async () => {
-      await flush(10);
-    });
+    await settle();
     model.setVisible(true);
     render(<SessionsView model={model} confirm={confirm} />);
     act(() => {

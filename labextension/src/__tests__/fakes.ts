@@ -2,8 +2,10 @@
  * Test doubles at the edge: the HTTP transport and the browser's EventSource.
  */
 
-import type { IRequester } from '../api';
+import { IRequester, SessionsApi } from '../api';
 import type { IEventSourceLike } from '../events';
+import { IOperationView, ISessionsModelOptions, SessionsModel } from '../model';
+import type { ISessionSpec } from '../sessionKernels';
 import type { ISession, SessionState } from '../types';
 
 export interface IRecordedRequest {
@@ -217,3 +219,60 @@ export async function flush(times = 5): Promise<void> {
     await Promise.resolve();
   }
 }
+
+/** A fake server that answers the config route, plus the routes `configure` adds. */
+export function configuredServer(
+  configure?: (server: FakeServer) => void
+): FakeServer {
+  const server = new FakeServer();
+  server.on('GET', /config$/, { body: CONFIG });
+  configure?.(server);
+  return server;
+}
+
+/** A sessions model (not started) on a configured fake server and a fresh FakeEventSource. */
+export function fakeModel(
+  configure?: (server: FakeServer) => void,
+  options: Partial<ISessionsModelOptions> = {}
+): { server: FakeServer; model: SessionsModel } {
+  FakeEventSource.reset();
+  const server = configuredServer(configure);
+  const model = new SessionsModel({
+    api: new SessionsApi(server),
+    eventSourceFactory: FakeEventSource.factory,
+    ...options
+  });
+  return { server, model };
+}
+
+/** The reply to an operation poll: done, with this session as its response. */
+export function doneOperation(
+  name: string,
+  response: ISession & { '@type'?: string }
+): IFakeReply {
+  return { body: { name, done: true, response } };
+}
+
+/** A create the server refused because the id is taken. */
+export function refusedCreate(sessionId: string): IOperationView {
+  return {
+    id: 'op-1',
+    kind: 'create',
+    sessionName: `${PARENT}/sessions/${sessionId}`,
+    sessionId,
+    phase: 'failed',
+    message: `Cannot create ${sessionId}: Session ${sessionId} already exists`,
+    errorStatus: 'ALREADY_EXISTS',
+    startedAt: 0
+  };
+}
+
+/** The kernelspec of a plain Python session, as the launcher and toolbar see it. */
+export const PLAIN_SPEC: ISessionSpec = {
+  name: 'session',
+  displayName: 'Python on a new session',
+  description: '',
+  language: 'python',
+  template: '',
+  parent: PARENT
+};

@@ -2,41 +2,15 @@ import React from 'react';
 import { act, fireEvent, render, screen } from '@testing-library/react';
 import { SessionKernelStatus } from '../components/SessionKernelStatus';
 import { SessionList } from '../components/SessionList';
-import { SessionDetails } from '../components/SessionDetails';
+import {
+  ISessionDetailsProps,
+  SessionDetails
+} from '../components/SessionDetails';
 import { SessionsView } from '../components/SessionsView';
-import { SessionsApi } from '../api';
-import { SessionsModel } from '../model';
 import { IKernelInfo, SessionBinding, kernelLinks } from '../sessionKernels';
 import type { ISession } from '../types';
-import {
-  CONFIG,
-  FakeEventSource,
-  FakeServer,
-  PARENT,
-  flush,
-  makeSession
-} from './fakes';
-
-const settle = () =>
-  act(async () => {
-    await flush(10);
-  });
-
-async function liveModel(sessions: ISession[]): Promise<SessionsModel> {
-  FakeEventSource.reset();
-  const server = new FakeServer();
-  server.on('GET', /config$/, { body: CONFIG });
-  const model = new SessionsModel({
-    api: new SessionsApi(server),
-    eventSourceFactory: FakeEventSource.factory
-  });
-  model.start();
-  await settle();
-  act(() => {
-    FakeEventSource.last.emit('snapshot', { sessions });
-  });
-  return model;
-}
+import { FakeEventSource, PARENT, PLAIN_SPEC, makeSession } from './fakes';
+import { liveModel, settle } from './harness';
 
 describe('SessionKernelStatus in the notebook toolbar', () => {
   const SESSION = `${PARENT}/sessions/kernel-abc`;
@@ -49,23 +23,14 @@ describe('SessionKernelStatus in the notebook toolbar', () => {
 
   function binding(): SessionBinding {
     return new SessionBinding({
-      specs: () => [
-        {
-          name: 'session',
-          displayName: 'Python on a new session',
-          description: '',
-          language: 'python',
-          template: '',
-          parent: PARENT
-        }
-      ],
+      specs: () => [PLAIN_SPEC],
       fetchKernel: id =>
         Promise.resolve(id === info.id ? info : { ...info, session: null })
     });
   }
 
   it('says a session is starting, then shows its id and live state, and opens it', async () => {
-    const model = await liveModel([]);
+    const { model } = await liveModel([]);
     const b = binding();
     const onOpen = jest.fn();
     const { container } = render(
@@ -117,7 +82,7 @@ describe('SessionKernelStatus in the notebook toolbar', () => {
   });
 
   it('renders nothing for a local kernel', async () => {
-    const model = await liveModel([]);
+    const { model } = await liveModel([]);
     const b = binding();
     const { container } = render(
       <SessionKernelStatus binding={b} model={model} onOpen={jest.fn()} />
@@ -169,20 +134,29 @@ describe('notebooks attached to sessions in the side panel', () => {
     expect(badgeOf('alone')).toBeNull();
   });
 
+  const detailsOf = (
+    session: ISession,
+    extra: Partial<ISessionDetailsProps> = {}
+  ) => (
+    <SessionDetails
+      name={session.name}
+      session={session}
+      now={Date.now()}
+      onBack={jest.fn()}
+      onTerminate={jest.fn()}
+      onDelete={jest.fn()}
+      {...extra}
+    />
+  );
+
   it('offers a notebook on an ACTIVE session with a kernel', () => {
     const onOpenNotebook = jest.fn();
     render(
-      <SessionDetails
-        name={attached.name}
-        session={attached}
-        now={Date.now()}
-        onBack={jest.fn()}
-        onTerminate={jest.fn()}
-        onDelete={jest.fn()}
-        notebooks={['b.ipynb']}
-        canOpenNotebook
-        onOpenNotebook={onOpenNotebook}
-      />
+      detailsOf(attached, {
+        notebooks: ['b.ipynb'],
+        canOpenNotebook: true,
+        onOpenNotebook
+      })
     );
     const button = screen.getByRole('button', {
       name: 'Open a notebook on this session'
@@ -196,42 +170,21 @@ describe('notebooks attached to sessions in the side panel', () => {
   });
 
   it('disables the offer without a kernel and drops it unless ACTIVE', () => {
-    const { rerender } = render(
-      <SessionDetails
-        name={alone.name}
-        session={alone}
-        now={Date.now()}
-        onBack={jest.fn()}
-        onTerminate={jest.fn()}
-        onDelete={jest.fn()}
-        canOpenNotebook={false}
-        onOpenNotebook={jest.fn()}
-      />
-    );
+    const noKernel = { canOpenNotebook: false, onOpenNotebook: jest.fn() };
+    const { rerender } = render(detailsOf(alone, noKernel));
     const button = screen.getByRole('button', {
       name: 'Open a notebook on this session'
     }) as HTMLButtonElement;
     expect(button.disabled).toBe(true);
     const ended = makeSession('alone', 'TERMINATED');
-    rerender(
-      <SessionDetails
-        name={ended.name}
-        session={ended}
-        now={Date.now()}
-        onBack={jest.fn()}
-        onTerminate={jest.fn()}
-        onDelete={jest.fn()}
-        canOpenNotebook={false}
-        onOpenNotebook={jest.fn()}
-      />
-    );
+    rerender(detailsOf(ended, noKernel));
     expect(
       screen.queryByRole('button', { name: 'Open a notebook on this session' })
     ).toBeNull();
   });
 
   it('follows the model’s kernel links in the whole panel', async () => {
-    const model = await liveModel([attached, alone]);
+    const { model } = await liveModel([attached, alone]);
     const onOpenNotebook = jest.fn();
     const { container } = render(
       <SessionsView

@@ -7,7 +7,7 @@ import {
   cardLabel
 } from '../launcher';
 import type { ISessionSpec } from '../sessionKernels';
-import { PARENT } from './fakes';
+import { PARENT, PLAIN_SPEC } from './fakes';
 
 class FakeLauncher {
   items: ILauncher.IItemOptions[] = [];
@@ -21,14 +21,7 @@ class FakeLauncher {
   }
 }
 
-const PLAIN: ISessionSpec = {
-  name: 'session',
-  displayName: 'Python on a new session',
-  description: '',
-  language: 'python',
-  template: '',
-  parent: PARENT
-};
+const PLAIN = PLAIN_SPEC;
 const TEAM: ISessionSpec = {
   name: 'session-template-team',
   displayName: 'Team',

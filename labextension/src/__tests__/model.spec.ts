@@ -1,30 +1,31 @@
-import { SessionsApi } from '../api';
-import { IOperationView, SessionsModel } from '../model';
+import type { IOperationView } from '../model';
 import {
   CONFIG,
   FakeEventSource,
   FakeServer,
   PARENT,
+  doneOperation,
+  fakeModel,
   flush,
   makeSession
 } from './fakes';
 
 const OP = 'projects/demo/regions/local/operations/op-1';
+const terminated = makeSession('alpha', 'TERMINATED');
 
 function setup(configure?: (server: FakeServer) => void) {
-  FakeEventSource.reset();
-  const server = new FakeServer();
-  server.on('GET', /^jupyter-sessions\/config$/, { body: CONFIG });
-  server.on('GET', /\/sessions\?/, { body: { sessions: [] } });
-  configure?.(server);
   const finished: IOperationView[] = [];
-  const model = new SessionsModel({
-    api: new SessionsApi(server),
-    eventSourceFactory: FakeEventSource.factory,
-    pollIntervalMs: 10000,
-    operationPollMs: 10,
-    onOperationFinished: op => finished.push(op)
-  });
+  const { server, model } = fakeModel(
+    s => {
+      s.on('GET', /\/sessions\?/, { body: { sessions: [] } });
+      configure?.(s);
+    },
+    {
+      pollIntervalMs: 10000,
+      operationPollMs: 10,
+      onOperationFinished: op => finished.push(op)
+    }
+  );
   return { server, model, finished };
 }
 
@@ -181,13 +182,10 @@ describe('SessionsModel: operations report their real outcome', () => {
         polls++;
         return polls < 2
           ? { body: { name: OP } }
-          : {
-              body: {
-                name: OP,
-                done: true,
-                response: { '@type': 'x', ...makeSession('alpha', 'ACTIVE') }
-              }
-            };
+          : doneOperation(OP, {
+              '@type': 'x',
+              ...makeSession('alpha', 'ACTIVE')
+            });
       });
     });
     const pending = model.create('alpha', {
@@ -246,17 +244,13 @@ describe('SessionsModel: operations report their real outcome', () => {
   });
 
   it('create: gives up waiting after the bound and says it is still running', async () => {
-    FakeEventSource.reset();
-    const server = new FakeServer();
-    server.on('GET', /config$/, { body: CONFIG });
-    server.on('POST', /\/sessions\?sessionId=/, { body: { name: OP } });
-    server.on('GET', /operations/, { body: { name: OP } });
-    const model = new SessionsModel({
-      api: new SessionsApi(server),
-      eventSourceFactory: FakeEventSource.factory,
-      createTimeoutMs: 30,
-      operationPollMs: 10
-    });
+    const { model } = fakeModel(
+      s => {
+        s.on('POST', /\/sessions\?sessionId=/, { body: { name: OP } });
+        s.on('GET', /operations/, { body: { name: OP } });
+      },
+      { createTimeoutMs: 30, operationPollMs: 10 }
+    );
     model.start();
     await flush(10);
     FakeEventSource.last.emit('snapshot', {
@@ -273,13 +267,7 @@ describe('SessionsModel: operations report their real outcome', () => {
   it('terminate: succeeds with the TERMINATED snapshot', async () => {
     const { model, server } = await started(s => {
       s.on('POST', /:terminate$/, { body: { name: OP } });
-      s.on('GET', /operations/, {
-        body: {
-          name: OP,
-          done: true,
-          response: makeSession('alpha', 'TERMINATED')
-        }
-      });
+      s.on('GET', /operations/, doneOperation(OP, terminated));
     });
     FakeEventSource.last.emit('snapshot', {
       sessions: [makeSession('alpha', 'ACTIVE')]
@@ -328,13 +316,7 @@ describe('SessionsModel: operations report their real outcome', () => {
         polls++;
         return polls < 3
           ? { body: { name: OP } }
-          : {
-              body: {
-                name: OP,
-                done: true,
-                response: makeSession('alpha', 'TERMINATED')
-              }
-            };
+          : doneOperation(OP, terminated);
       });
     });
     FakeEventSource.last.emit('snapshot', {

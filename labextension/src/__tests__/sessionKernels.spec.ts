@@ -17,16 +17,8 @@ import {
   specsOutOfDate,
   toolbarView
 } from '../sessionKernels';
-import { ApiError, SessionsApi } from '../api';
-import { SessionsModel } from '../model';
-import {
-  CONFIG,
-  FakeEventSource,
-  FakeServer,
-  PARENT,
-  flush,
-  makeSession
-} from './fakes';
+import { ApiError } from '../api';
+import { FakeServer, PARENT, fakeModel, flush, makeSession } from './fakes';
 
 const PREFIX = '//dataproc.googleapis.com/';
 
@@ -132,17 +124,18 @@ describe('whether the kernelspecs miss templates', () => {
 
 describe('the side panel model tells when it lists templates', () => {
   it('passes the listed templates on', async () => {
-    const server = new FakeServer();
-    server.on('GET', /config$/, { body: CONFIG });
-    server.on('GET', /sessionTemplates/, {
-      body: { sessionTemplates: [{ name: `${PARENT}/sessionTemplates/t1` }] }
-    });
     const listed: string[][] = [];
-    const model = new SessionsModel({
-      api: new SessionsApi(server),
-      eventSourceFactory: FakeEventSource.factory,
-      onTemplatesListed: templates => listed.push(templates.map(t => t.name))
-    });
+    const { model } = fakeModel(
+      server =>
+        server.on('GET', /sessionTemplates/, {
+          body: {
+            sessionTemplates: [{ name: `${PARENT}/sessionTemplates/t1` }]
+          }
+        }),
+      {
+        onTemplatesListed: templates => listed.push(templates.map(t => t.name))
+      }
+    );
     model.start();
     await flush(10);
     await model.listTemplates();

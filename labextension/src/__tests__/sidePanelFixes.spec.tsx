@@ -6,12 +6,13 @@
 import React from 'react';
 import { fireEvent, render, screen, waitFor } from '@testing-library/react';
 import {
+  ISessionDetailsProps,
   KERNEL_LOG_ENDPOINT,
   SessionDetails
 } from '../components/SessionDetails';
 import { CreateSessionForm } from '../components/CreateSessionForm';
 import type { IOperationView } from '../model';
-import { PARENT, makeSession } from './fakes';
+import { PARENT, makeSession, refusedCreate } from './fakes';
 
 const NOW = Date.parse('2025-01-01T10:30:00Z');
 const LOG = '/very/long/path/to/the/emulator/runtime/kernels/kernel-abc.log';
@@ -26,37 +27,32 @@ describe('SessionDetails', () => {
     onTerminate: jest.fn(),
     onDelete: jest.fn()
   };
-
-  it('gives endpoint values a tooltip and the kernel log a View button', () => {
-    const onOpenLog = jest.fn();
+  const show = (extra: Partial<ISessionDetailsProps>) =>
     render(
       <SessionDetails
         {...base}
         session={session}
         onBack={jest.fn()}
-        onOpenLog={onOpenLog}
+        {...extra}
       />
     );
+
+  it('gives endpoint values a tooltip and the kernel log a View button', () => {
+    const onOpenLog = jest.fn();
+    show({ onOpenLog });
     expect(screen.getByTitle(LOG)).toBeTruthy();
     fireEvent.click(screen.getByRole('button', { name: 'View' }));
     expect(onOpenLog).toHaveBeenCalledWith(session);
   });
 
   it('has no View button without a way to open the log', () => {
-    render(<SessionDetails {...base} session={session} onBack={jest.fn()} />);
+    show({});
     expect(screen.queryByRole('button', { name: 'View' })).toBeNull();
   });
 
   it('goes back to the list on Escape', () => {
     const onBack = jest.fn();
-    render(
-      <SessionDetails
-        {...base}
-        session={session}
-        onBack={onBack}
-        onOpenLog={jest.fn()}
-      />
-    );
+    show({ onBack, onOpenLog: jest.fn() });
     fireEvent.keyDown(screen.getByRole('button', { name: 'View' }), {
       key: 'Enter'
     });
@@ -79,14 +75,7 @@ describe('SessionDetails', () => {
       startedAt: 0,
       finishedAt: NOW
     };
-    render(
-      <SessionDetails
-        {...base}
-        session={undefined}
-        operation={deleted}
-        onBack={onBack}
-      />
-    );
+    show({ session: undefined, operation: deleted, onBack });
     expect(onBack).toHaveBeenCalledTimes(1);
   });
 });
@@ -137,16 +126,7 @@ describe('CreateSessionForm', () => {
 
   it('does not show the state of the session that took the id', async () => {
     const existing = makeSession('my-session', 'TERMINATED');
-    const failed: IOperationView = {
-      id: 'op-1',
-      kind: 'create',
-      sessionName: `${PARENT}/sessions/my-session`,
-      sessionId: 'my-session',
-      phase: 'failed',
-      message: 'Cannot create my-session: Session my-session already exists',
-      errorStatus: 'ALREADY_EXISTS',
-      startedAt: 0
-    };
+    const failed = refusedCreate('my-session');
     render(
       <CreateSessionForm
         {...props}

@@ -1,8 +1,6 @@
 import React from 'react';
 import { act, fireEvent, render, screen } from '@testing-library/react';
-import { SessionsApi } from '../api';
 import { parseEvent } from '../events';
-import { SessionsModel } from '../model';
 import {
   ITemplateFormValues,
   TemplatesModel,
@@ -16,10 +14,10 @@ import {
 import type { ISessionTemplate } from '../types';
 import { TemplateForm } from '../components/TemplateForm';
 import {
-  CONFIG,
   FakeEventSource,
   FakeServer,
   PARENT,
+  fakeModel,
   flush,
   makeSession
 } from './fakes';
@@ -216,17 +214,12 @@ describe('template events', () => {
 
 describe('TemplatesModel', () => {
   async function setup(configure?: (server: FakeServer) => void) {
-    FakeEventSource.reset();
-    const server = new FakeServer();
-    server.on('GET', /^jupyter-sessions\/config$/, { body: CONFIG });
-    server.on('GET', /\/sessions\?/, { body: { sessions: [] } });
-    server.on('GET', /\/sessionTemplates\?/, {
-      body: { sessionTemplates: [{ name: T('zeta') }, { name: T('alpha') }] }
-    });
-    configure?.(server);
-    const sessions = new SessionsModel({
-      api: new SessionsApi(server),
-      eventSourceFactory: FakeEventSource.factory
+    const { server, model: sessions } = fakeModel(s => {
+      s.on('GET', /\/sessions\?/, { body: { sessions: [] } });
+      s.on('GET', /\/sessionTemplates\?/, {
+        body: { sessionTemplates: [{ name: T('zeta') }, { name: T('alpha') }] }
+      });
+      configure?.(s);
     });
     let changed = 0;
     const templates = new TemplatesModel({

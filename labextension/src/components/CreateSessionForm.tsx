@@ -1,22 +1,32 @@
-import React, { useEffect, useMemo, useState } from 'react';
+import React, { useEffect, useState } from 'react';
 import type { ISession, ISessionInput, ISessionTemplate } from '../types';
 import type { IOperationView } from '../model';
 import { resourceId } from '../api';
 import {
-  FormErrors,
-  FormField,
   ICreateFormValues,
   RuntimeChoice,
+  SessionSource,
   buildCreateRequest,
   emptyForm,
-  hasErrors,
   suggestSessionId,
   validateForm
 } from '../createForm';
 import { formatDuration, runtimeKind } from '../format';
 import { parseProtoDuration } from '../validation';
 import { StateBadge } from './StateBadge';
-import { BackIcon } from './icons';
+import {
+  FIELD_TEXT,
+  FormActions,
+  FormHeader,
+  IdField,
+  LabelledField,
+  RUNTIME_CHOICES,
+  RUNTIME_LABELS,
+  RuntimeSelect,
+  TextField,
+  TtlFields,
+  useFormState
+} from './FormFields';
 
 export interface ICreateSessionFormProps {
   /** `projects/P/locations/L`, shown for context. */
@@ -37,56 +47,19 @@ export interface ICreateSessionFormProps {
   runtimes?: Partial<Record<RuntimeChoice, string>>;
 }
 
-const RUNTIME_LABELS: Record<RuntimeChoice, string> = {
-  PYTHON: 'Jupyter, Python kernel',
-  SCALA: 'Jupyter, Scala kernel',
-  SPARK_CONNECT: 'Spark Connect'
-};
-
-type TemplatesState =
-  | { status: 'loading' }
-  | { status: 'loaded'; templates: ISessionTemplate[] }
-  | { status: 'error'; message: string };
-
 /** The create dialog: fields validated as they are typed, then the operation's outcome. */
 export function CreateSessionForm(props: ICreateSessionFormProps): JSX.Element {
-  const [values, setValues] = useState<ICreateFormValues>(() => ({
-    ...emptyForm,
-    sessionId: suggestSessionId(),
-    ...props.initialValues
-  }));
-  const [touched, setTouched] = useState<Partial<Record<FormField, boolean>>>(
-    {}
+  const form = useFormState<ICreateFormValues>(
+    () => ({
+      ...emptyForm,
+      sessionId: suggestSessionId(),
+      ...props.initialValues
+    }),
+    validateForm
   );
+  const { values, set, errorOf, bind, invalid } = form;
   const [submitted, setSubmitted] = useState<string | null>(null);
-  const [templates, setTemplates] = useState<TemplatesState>({
-    status: 'loading'
-  });
-
-  const { loadTemplates } = props;
-  useEffect(() => {
-    let cancelled = false;
-    loadTemplates()
-      .then(list => {
-        if (!cancelled) {
-          setTemplates({ status: 'loaded', templates: list });
-        }
-      })
-      .catch((reason: unknown) => {
-        if (!cancelled) {
-          setTemplates({
-            status: 'error',
-            message: reason instanceof Error ? reason.message : String(reason)
-          });
-        }
-      });
-    return () => {
-      cancelled = true;
-    };
-  }, [loadTemplates]);
-
-  const errors: FormErrors = useMemo(() => validateForm(values), [values]);
-  const invalid = hasErrors(errors);
+  const templates = useTemplateList(props.loadTemplates);
 
   const sessionName = submitted
     ? `${props.parent}/sessions/${submitted}`
@@ -109,27 +82,16 @@ export function CreateSessionForm(props: ICreateSessionFormProps): JSX.Element {
         onOpen={() => props.onOpenSession(sessionName)}
         onAnother={() => {
           setSubmitted(null);
-          setTouched({});
-          setValues(v => ({ ...v, sessionId: suggestSessionId() }));
+          form.resetTouched();
+          form.setValues(v => ({ ...v, sessionId: suggestSessionId() }));
         }}
       />
     );
   }
 
-  const set = (field: FormField) => (value: string) => {
-    setValues(v => ({ ...v, [field]: value }));
-    setTouched(t => ({ ...t, [field]: true }));
-  };
-  const errorOf = (field: FormField): string | undefined =>
-    touched[field] ? errors[field] : undefined;
-
   const submit = (event: React.FormEvent) => {
     event.preventDefault();
-    const all: Partial<Record<FormField, boolean>> = {};
-    (Object.keys(values) as FormField[]).forEach(key => {
-      all[key] = true;
-    });
-    setTouched(all);
+    form.touchAll();
     if (invalid) {
       return;
     }
@@ -140,6 +102,9 @@ export function CreateSessionForm(props: ICreateSessionFormProps): JSX.Element {
 
   const templateList = templates.status === 'loaded' ? templates.templates : [];
   const chosen = templateList.find(t => t.name === values.template);
+  const unavailable = RUNTIME_CHOICES.filter(
+    choice => !!props.runtimes?.[choice]
+  );
 
   return (
     <form
@@ -148,67 +113,35 @@ export function CreateSessionForm(props: ICreateSessionFormProps): JSX.Element {
       noValidate
       aria-label="New session"
     >
-      <div className="jp-sessions-details-header">
-        <button
-          type="button"
-          className="jp-sessions-icon-button"
-          title="Back to the list"
-          aria-label="Back to the list"
-          onClick={props.onClose}
-        >
-          <BackIcon />
-        </button>
-        <h3 className="jp-sessions-details-title">New session</h3>
-      </div>
-      <div className="jp-sessions-muted jp-sessions-form-context">
-        in {props.parent}
-      </div>
-
-      <TextField
-        id="sessionId"
-        label="Session ID"
-        value={values.sessionId}
-        onChange={set('sessionId')}
-        error={errorOf('sessionId')}
-        hint="4–63 characters: lowercase letters, digits, hyphens; starts with a letter."
-        required
-        autoFocus
+      <FormHeader
+        title="New session"
+        backLabel="Back to the list"
+        onBack={props.onClose}
+        parent={props.parent}
       />
+
+      <IdField id="sessionId" label="Session ID" {...bind('sessionId')} />
 
       <fieldset className="jp-sessions-field">
         <legend className="jp-sessions-field-label">Configuration</legend>
         <div className="jp-sessions-segmented" role="radiogroup">
-          <label>
-            <input
-              type="radio"
-              name="source"
-              value="fields"
-              checked={values.source === 'fields'}
-              onChange={() => set('source')('fields')}
-            />
-            Fields
-          </label>
-          <label>
-            <input
-              type="radio"
-              name="source"
-              value="template"
-              checked={values.source === 'template'}
-              onChange={() => set('source')('template')}
-            />
-            Template
-          </label>
+          {SOURCES.map(([source, label]) => (
+            <label key={source}>
+              <input
+                type="radio"
+                name="source"
+                value={source}
+                checked={values.source === source}
+                onChange={() => set('source', source)}
+              />
+              {label}
+            </label>
+          ))}
         </div>
       </fieldset>
 
       {values.source === 'template' ? (
-        <div className="jp-sessions-field">
-          <label
-            className="jp-sessions-field-label"
-            htmlFor="jp-sessions-template"
-          >
-            Template
-          </label>
+        <LabelledField label="Template" htmlFor="jp-sessions-template">
           {templates.status === 'loading' ? (
             <div className="jp-sessions-muted">Loading templates…</div>
           ) : templates.status === 'error' ? (
@@ -226,7 +159,7 @@ export function CreateSessionForm(props: ICreateSessionFormProps): JSX.Element {
               id="jp-sessions-template"
               className="jp-sessions-select"
               value={values.template}
-              onChange={event => set('template')(event.target.value)}
+              onChange={event => set('template', event.target.value)}
               aria-invalid={!!errorOf('template')}
             >
               <option value="">Choose a template…</option>
@@ -242,48 +175,22 @@ export function CreateSessionForm(props: ICreateSessionFormProps): JSX.Element {
             <div className="jp-sessions-field-error">{errorOf('template')}</div>
           ) : null}
           {chosen ? <TemplateSummary template={chosen} /> : null}
-        </div>
+        </LabelledField>
       ) : (
         <>
-          <div className="jp-sessions-field">
-            <label
-              className="jp-sessions-field-label"
-              htmlFor="jp-sessions-runtime"
-            >
-              Runtime
-            </label>
-            <select
+          <LabelledField label="Runtime" htmlFor="jp-sessions-runtime">
+            <RuntimeSelect
               id="jp-sessions-runtime"
-              className="jp-sessions-select"
               value={values.runtime}
-              onChange={event =>
-                set('runtime')(event.target.value as RuntimeChoice)
-              }
-            >
-              {(Object.keys(RUNTIME_LABELS) as RuntimeChoice[]).map(choice => {
-                const why = props.runtimes?.[choice] ?? '';
-                return (
-                  <option
-                    key={choice}
-                    value={choice}
-                    disabled={!!why}
-                    title={why || undefined}
-                  >
-                    {RUNTIME_LABELS[choice]}
-                    {why ? ' (not available here)' : ''}
-                  </option>
-                );
-              })}
-            </select>
-            {(Object.keys(RUNTIME_LABELS) as RuntimeChoice[]).some(
-              choice => !!props.runtimes?.[choice]
-            ) ? (
+              onChange={value => set('runtime', value)}
+              unavailable={props.runtimes}
+            />
+            {unavailable.length ? (
               <div
                 className="jp-sessions-field-hint"
                 id="jp-sessions-runtime-hint"
               >
-                {(Object.keys(RUNTIME_LABELS) as RuntimeChoice[])
-                  .filter(choice => !!props.runtimes?.[choice])
+                {unavailable
                   .map(
                     choice =>
                       `${RUNTIME_LABELS[choice]}: ${props.runtimes?.[choice]}`
@@ -291,45 +198,25 @@ export function CreateSessionForm(props: ICreateSessionFormProps): JSX.Element {
                   .join(' ')}
               </div>
             ) : null}
-          </div>
+          </LabelledField>
           <TextField
             id="version"
-            label="Runtime version"
-            value={values.version}
-            onChange={set('version')}
-            error={errorOf('version')}
-            placeholder="default"
+            {...FIELD_TEXT.version}
+            {...bind('version')}
           />
         </>
       )}
 
-      <div className="jp-sessions-field-row">
-        <TextField
-          id="ttl"
-          label="TTL"
-          value={values.ttl}
-          onChange={set('ttl')}
-          error={errorOf('ttl')}
-          placeholder="24h"
-          hint="Max lifetime: 10m to 14d."
-        />
-        <TextField
-          id="idleTtl"
-          label="Idle TTL"
-          value={values.idleTtl}
-          onChange={set('idleTtl')}
-          error={errorOf('idleTtl')}
-          placeholder="1h"
-          hint="Idle shutdown: 10m to 14d."
-        />
-      </div>
+      <TtlFields
+        ids={['ttl', 'idleTtl']}
+        ttl={bind('ttl')}
+        idleTtl={bind('idleTtl')}
+      />
 
       <TextField
         id="labels"
         label="Labels"
-        value={values.labels}
-        onChange={set('labels')}
-        error={errorOf('labels')}
+        {...bind('labels')}
         placeholder="team=data, env=dev"
         hint="key=value, separated by commas or lines; at most 32."
         multiline
@@ -341,103 +228,69 @@ export function CreateSessionForm(props: ICreateSessionFormProps): JSX.Element {
           <TextField
             id="properties"
             label="Runtime properties"
-            value={values.properties}
-            onChange={set('properties')}
-            error={errorOf('properties')}
+            {...bind('properties')}
             placeholder="spark:spark.executor.cores=4"
             hint="One key=value per line."
             multiline
           />
           <TextField
             id="serviceAccount"
-            label="Service account"
-            value={values.serviceAccount}
-            onChange={set('serviceAccount')}
-            error={errorOf('serviceAccount')}
-            placeholder="default"
+            {...FIELD_TEXT.serviceAccount}
+            {...bind('serviceAccount')}
           />
         </details>
       ) : null}
 
-      <div className="jp-sessions-actions">
-        <button
-          type="submit"
-          className="jp-sessions-button jp-mod-accept"
-          disabled={invalid}
-          title={
-            invalid ? 'Fix the fields marked in red' : 'Create the session'
-          }
-        >
-          Create
-        </button>
-        <button
-          type="button"
-          className="jp-sessions-button"
-          onClick={props.onClose}
-        >
-          Cancel
-        </button>
-      </div>
+      <FormActions
+        submitLabel="Create"
+        disabled={invalid}
+        submitTitle={
+          invalid ? 'Fix the fields marked in red' : 'Create the session'
+        }
+        onCancel={props.onClose}
+      />
     </form>
   );
 }
 
-export function TextField(props: {
-  id: string;
-  label: string;
-  value: string;
-  onChange: (value: string) => void;
-  error?: string;
-  hint?: string;
-  placeholder?: string;
-  required?: boolean;
-  autoFocus?: boolean;
-  multiline?: boolean;
-}): JSX.Element {
-  const inputId = `jp-sessions-field-${props.id}`;
-  const describedBy = `${inputId}-help`;
-  const common = {
-    id: inputId,
-    name: props.id,
-    value: props.value,
-    placeholder: props.placeholder,
-    'aria-invalid': !!props.error,
-    'aria-describedby': describedBy,
-    className: `jp-sessions-input ${props.error ? 'jp-sessions-input-invalid' : ''}`,
-    spellCheck: false,
-    autoComplete: 'off'
-  };
-  return (
-    <div className="jp-sessions-field">
-      <label className="jp-sessions-field-label" htmlFor={inputId}>
-        {props.label}
-        {props.required ? <span aria-hidden="true"> *</span> : null}
-      </label>
-      {props.multiline ? (
-        <textarea
-          {...common}
-          rows={2}
-          onChange={event => props.onChange(event.target.value)}
-        />
-      ) : (
-        <input
-          {...common}
-          type="text"
-          autoFocus={props.autoFocus}
-          onChange={event => props.onChange(event.target.value)}
-        />
-      )}
-      <div
-        id={describedBy}
-        className={
-          props.error ? 'jp-sessions-field-error' : 'jp-sessions-field-hint'
+const SOURCES: [SessionSource, string][] = [
+  ['fields', 'Fields'],
+  ['template', 'Template']
+];
+
+type TemplatesState =
+  | { status: 'loading' }
+  | { status: 'loaded'; templates: ISessionTemplate[] }
+  | { status: 'error'; message: string };
+
+/** The parent's templates, loaded once when the form opens. */
+function useTemplateList(
+  loadTemplates: () => Promise<ISessionTemplate[]>
+): TemplatesState {
+  const [templates, setTemplates] = useState<TemplatesState>({
+    status: 'loading'
+  });
+  useEffect(() => {
+    let cancelled = false;
+    loadTemplates()
+      .then(list => {
+        if (!cancelled) {
+          setTemplates({ status: 'loaded', templates: list });
         }
-        role={props.error ? 'alert' : undefined}
-      >
-        {props.error ?? props.hint ?? ''}
-      </div>
-    </div>
-  );
+      })
+      .catch((reason: unknown) => {
+        if (!cancelled) {
+          setTemplates({
+            status: 'error',
+            message: reason instanceof Error ? reason.message : String(reason)
+          });
+        }
+      });
+    return () => {
+      cancelled = true;
+    };
+  }, [loadTemplates]);
+  return templates;
 }
 
 function TemplateSummary(props: { template: ISessionTemplate }): JSX.Element {

@@ -14,11 +14,19 @@ import {
   ttlCountdown,
   usageRows
 } from '../format';
-import { parseProtoDuration } from '../validation';
 import { canDelete, canTerminate, deleteHint, terminateHint } from '../state';
+import {
+  ActionButton,
+  DetailsHeader,
+  Field,
+  LabelChips,
+  MonoFields,
+  Section,
+  durationText
+} from './DetailsLayout';
 import { StateBadge, badgeClass } from './StateBadge';
 import { OperationItem } from './ActivityList';
-import { BackIcon, CopyIcon } from './icons';
+import { CopyIcon } from './icons';
 import { copyText } from './hooks';
 import { NotebookBadge } from './NotebookBadge';
 
@@ -83,22 +91,15 @@ export function SessionDetails(props: ISessionDetailsProps): JSX.Element {
         }
       }}
     >
-      <div className="jp-sessions-details-header">
-        <button
-          type="button"
-          className="jp-sessions-icon-button"
-          title="Back to the list"
-          aria-label="Back to the list"
-          onClick={props.onBack}
-        >
-          <BackIcon />
-        </button>
-        <h3 className="jp-sessions-details-title" title={props.name}>
-          {id}
-        </h3>
+      <DetailsHeader
+        title={id}
+        titleTip={props.name}
+        backLabel="Back to the list"
+        onBack={props.onBack}
+      >
         <NotebookBadge paths={props.notebooks ?? []} />
         {session ? <StateBadge state={session.state} /> : null}
-      </div>
+      </DetailsHeader>
       {operation ? (
         <ul className="jp-sessions-activity">
           <OperationItem operation={operation} onDismiss={props.onDismiss} />
@@ -148,33 +149,20 @@ function SessionBody(props: {
   const properties = Object.entries(
     session.runtimeConfig?.properties ?? {}
   ).sort(([a], [b]) => a.localeCompare(b));
-  const terminateOk = canTerminate(session.state) && !busy;
-  const deleteOk = canDelete(session.state) && !busy;
   return (
     <>
       <div className="jp-sessions-actions">
-        <button
-          type="button"
-          className="jp-sessions-button jp-mod-warn"
-          disabled={!terminateOk}
-          title={
-            busy ? 'An operation is in progress' : terminateHint(session.state)
-          }
-          onClick={() => props.onTerminate(session.name)}
-        >
-          Terminate
-        </button>
-        <button
-          type="button"
-          className="jp-sessions-button jp-mod-reject"
-          disabled={!deleteOk}
-          title={
-            busy ? 'An operation is in progress' : deleteHint(session.state)
-          }
-          onClick={() => props.onDelete(session.name)}
-        >
-          Delete
-        </button>
+        {OPERATIONS.map(([verb, variant, allowed, hint, run]) => (
+          <ActionButton
+            key={verb}
+            variant={variant}
+            disabled={!allowed(session.state) || busy}
+            title={busy ? 'An operation is in progress' : hint(session.state)}
+            onClick={() => props[run](session.name)}
+          >
+            {verb}
+          </ActionButton>
+        ))}
         <CopyButton text={session.name} label="Copy name" />
       </div>
       {props.onOpenNotebook && session.state === 'ACTIVE' ? (
@@ -296,21 +284,11 @@ function SessionBody(props: {
       </Section>
       {labels.user.length || labels.system.length ? (
         <Section title="Labels">
-          <div className="jp-sessions-labels">
-            {labels.user.map(([key, value]) => (
-              <span key={key} className="jp-sessions-label">
-                {value ? `${key}=${value}` : key}
-              </span>
-            ))}
-          </div>
+          <LabelChips labels={labels.user} />
           {labels.system.length ? (
             <details className="jp-sessions-more">
               <summary>System labels ({labels.system.length})</summary>
-              <dl className="jp-sessions-fields">
-                {labels.system.map(([key, value]) => (
-                  <Field key={key} label={key} value={value} mono />
-                ))}
-              </dl>
+              <MonoFields entries={labels.system} />
             </details>
           ) : null}
         </Section>
@@ -319,11 +297,7 @@ function SessionBody(props: {
         <Section title="Properties">
           <details className="jp-sessions-more">
             <summary>{properties.length} runtime properties</summary>
-            <dl className="jp-sessions-fields">
-              {properties.map(([key, value]) => (
-                <Field key={key} label={key} value={value} mono />
-              ))}
-            </dl>
+            <MonoFields entries={properties} />
           </details>
         </Section>
       ) : null}
@@ -331,49 +305,24 @@ function SessionBody(props: {
   );
 }
 
+/** Terminate and Delete: label, class, when allowed, why not, and the prop it calls. */
+type SessionOperation = [
+  verb: string,
+  variant: string,
+  allowed: (state: SessionState | undefined) => boolean,
+  hint: (state: SessionState | undefined) => string,
+  run: 'onTerminate' | 'onDelete'
+];
+
+const OPERATIONS: SessionOperation[] = [
+  ['Terminate', 'jp-mod-warn', canTerminate, terminateHint, 'onTerminate'],
+  ['Delete', 'jp-mod-reject', canDelete, deleteHint, 'onDelete']
+];
+
 function openNotebookHint(ok: boolean): string {
   return ok
     ? 'Create a new notebook whose kernel is the one running in this session'
     : 'The session has no kernel a notebook can attach to (yet)';
-}
-
-function durationText(value: string | undefined): string | undefined {
-  const seconds = parseProtoDuration(value);
-  return seconds === null ? undefined : formatDuration(seconds);
-}
-
-function Section(props: {
-  title: string;
-  children: React.ReactNode;
-}): JSX.Element {
-  return (
-    <section className="jp-sessions-section">
-      <h4 className="jp-sessions-section-title">{props.title}</h4>
-      {props.children}
-    </section>
-  );
-}
-
-function Field(props: {
-  label: string;
-  value?: string;
-  title?: string;
-  mono?: boolean;
-}): JSX.Element | null {
-  if (!props.value) {
-    return null;
-  }
-  return (
-    <>
-      <dt>{props.label}</dt>
-      <dd
-        className={props.mono ? 'jp-sessions-mono' : undefined}
-        title={props.title ?? props.value}
-      >
-        {props.value}
-      </dd>
-    </>
-  );
 }
 
 function CopyButton(props: { text: string; label: string }): JSX.Element {

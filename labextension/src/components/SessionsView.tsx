@@ -1,6 +1,6 @@
 import React, { useCallback, useMemo, useState } from 'react';
 import type { SessionsModel } from '../model';
-import type { ISession, ISessionInput, SessionState } from '../types';
+import type { ISession, ISessionInput } from '../types';
 import { SESSION_STATES } from '../types';
 import { Confirm, confirmDelete, confirmTerminate } from '../actions';
 import { StateFilter, countByState, visibleSessions } from '../state';
@@ -8,6 +8,7 @@ import { ActivityList } from './ActivityList';
 import { CreateSessionForm } from './CreateSessionForm';
 import { SessionDetails } from './SessionDetails';
 import { SessionList } from './SessionList';
+import { STATE_LABELS } from './StateBadge';
 import { StatusLine } from './StatusLine';
 import { AddIcon, RefreshIcon } from './icons';
 import { useModel, useNow } from './hooks';
@@ -28,15 +29,6 @@ export interface ISessionsViewProps {
   /** The Templates tab (none without it). */
   templates?: TemplatesModel;
 }
-
-const STATE_FILTER_LABELS: Record<SessionState, string> = {
-  STATE_UNSPECIFIED: 'Unknown',
-  CREATING: 'Creating',
-  ACTIVE: 'Active',
-  TERMINATING: 'Terminating',
-  TERMINATED: 'Terminated',
-  FAILED: 'Failed'
-};
 
 /** The whole side panel. */
 export function SessionsView(props: ISessionsViewProps): JSX.Element {
@@ -169,7 +161,7 @@ export function SessionsView(props: ISessionsViewProps): JSX.Element {
               state => state !== 'STATE_UNSPECIFIED' || counts[state] > 0
             ).map(state => (
               <option key={state} value={state}>
-                {STATE_FILTER_LABELS[state]} ({counts[state]})
+                {STATE_LABELS[state]} ({counts[state]})
               </option>
             ))}
           </select>

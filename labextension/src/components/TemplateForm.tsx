@@ -1,16 +1,23 @@
-import React, { useMemo, useState } from 'react';
-import type { RuntimeChoice } from '../createForm';
+import React, { useState } from 'react';
 import {
   IPropertyRow,
   ITemplateFormValues,
   ITemplateWrite,
-  TemplateField,
   checkLabelChip,
-  hasErrors,
   validateTemplateForm
 } from '../templates';
-import { TextField } from './CreateSessionForm';
-import { BackIcon, CloseIcon } from './icons';
+import {
+  FIELD_TEXT,
+  FormActions,
+  FormHeader,
+  IdField,
+  LabelledField,
+  RuntimeSelect,
+  TextField,
+  TtlFields,
+  useFormState
+} from './FormFields';
+import { CloseIcon } from './icons';
 
 export interface ITemplateFormProps {
   /** `projects/P/locations/L`, shown for context. */
@@ -28,27 +35,11 @@ export interface ITemplateFormProps {
 
 /** Create or edit a template: the session form's rules, checked as they are typed. */
 export function TemplateForm(props: ITemplateFormProps): JSX.Element {
-  const [values, setValues] = useState<ITemplateFormValues>(
-    props.initialValues
-  );
-  const [touched, setTouched] = useState<
-    Partial<Record<TemplateField, boolean>>
-  >({});
+  const form = useFormState(props.initialValues, validateTemplateForm);
+  const { values, set, errorOf, bind, invalid } = form;
   const [chip, setChip] = useState('');
   const [chipError, setChipError] = useState<string | null>(null);
-  const errors = useMemo(() => validateTemplateForm(values), [values]);
-  const invalid = hasErrors(errors);
   const sending = props.write?.phase === 'sending';
-
-  const set = <K extends TemplateField>(
-    field: K,
-    value: ITemplateFormValues[K]
-  ) => {
-    setValues(v => ({ ...v, [field]: value }));
-    setTouched(t => ({ ...t, [field]: true }));
-  };
-  const errorOf = (field: TemplateField): string | undefined =>
-    touched[field] ? errors[field] : undefined;
 
   const addChip = () => {
     const problem = checkLabelChip(chip, values.labels);
@@ -68,11 +59,7 @@ export function TemplateForm(props: ITemplateFormProps): JSX.Element {
 
   const submit = (event: React.FormEvent) => {
     event.preventDefault();
-    const all: Partial<Record<TemplateField, boolean>> = {};
-    (Object.keys(values) as TemplateField[]).forEach(key => {
-      all[key] = true;
-    });
-    setTouched(all);
+    form.touchAll();
     if (!invalid && !sending) {
       props.onSave(values);
     }
@@ -84,6 +71,7 @@ export function TemplateForm(props: ITemplateFormProps): JSX.Element {
       ? `Save ${props.fromSession} as a template`
       : 'New template';
   const failed = props.write?.phase === 'failed' ? props.write : null;
+  const labelsProblem = chipError ?? errorOf('labels');
 
   return (
     <form
@@ -92,23 +80,13 @@ export function TemplateForm(props: ITemplateFormProps): JSX.Element {
       noValidate
       aria-label={title}
     >
-      <div className="jp-sessions-details-header">
-        <button
-          type="button"
-          className="jp-sessions-icon-button"
-          title="Back"
-          aria-label="Back"
-          onClick={props.onClose}
-        >
-          <BackIcon />
-        </button>
-        <h3 className="jp-sessions-details-title" title={title}>
-          {title}
-        </h3>
-      </div>
-      <div className="jp-sessions-muted jp-sessions-form-context">
-        in {props.parent}
-      </div>
+      <FormHeader
+        title={title}
+        titleTip={title}
+        backLabel="Back"
+        onBack={props.onClose}
+        parent={props.parent}
+      />
       {failed ? (
         <div
           className="jp-sessions-outcome jp-sessions-operation-failed"
@@ -119,91 +97,42 @@ export function TemplateForm(props: ITemplateFormProps): JSX.Element {
       ) : null}
 
       {props.editing ? null : (
-        <TextField
-          id="templateId"
-          label="Template ID"
-          value={values.templateId}
-          onChange={value => set('templateId', value)}
-          error={errorOf('templateId')}
-          hint="4–63 characters: lowercase letters, digits, hyphens; starts with a letter."
-          required
-          autoFocus
-        />
+        <IdField id="templateId" label="Template ID" {...bind('templateId')} />
       )}
       <TextField
         id="description"
         label="Description"
-        value={values.description}
-        onChange={value => set('description', value)}
+        {...bind('description')}
         placeholder="What the template is for"
       />
-      <div className="jp-sessions-field">
-        <label
-          className="jp-sessions-field-label"
-          htmlFor="jp-sessions-template-runtime"
-        >
-          Runtime
-        </label>
-        <select
+      <LabelledField label="Runtime" htmlFor="jp-sessions-template-runtime">
+        <RuntimeSelect
           id="jp-sessions-template-runtime"
-          className="jp-sessions-select"
           value={values.runtime}
-          onChange={event =>
-            set('runtime', event.target.value as RuntimeChoice)
-          }
-        >
-          <option value="PYTHON">Jupyter, Python kernel</option>
-          <option value="SCALA">Jupyter, Scala kernel</option>
-          <option value="SPARK_CONNECT">Spark Connect</option>
-        </select>
-      </div>
+          onChange={value => set('runtime', value)}
+        />
+      </LabelledField>
       {values.runtime === 'SPARK_CONNECT' ? null : (
         <TextField
           id="displayName"
           label="Launcher card"
-          value={values.displayName}
-          onChange={value => set('displayName', value)}
-          error={errorOf('displayName')}
+          {...bind('displayName')}
           placeholder={values.templateId || 'the template ID'}
           hint="The name of its card in the launcher's Sessions section."
         />
       )}
       <TextField
         id="templateVersion"
-        label="Runtime version"
-        value={values.version}
-        onChange={value => set('version', value)}
-        error={errorOf('version')}
-        placeholder="default"
+        {...FIELD_TEXT.version}
+        {...bind('version')}
       />
-      <div className="jp-sessions-field-row">
-        <TextField
-          id="templateTtl"
-          label="TTL"
-          value={values.ttl}
-          onChange={value => set('ttl', value)}
-          error={errorOf('ttl')}
-          placeholder="24h"
-          hint="Max lifetime: 10m to 14d."
-        />
-        <TextField
-          id="templateIdleTtl"
-          label="Idle TTL"
-          value={values.idleTtl}
-          onChange={value => set('idleTtl', value)}
-          error={errorOf('idleTtl')}
-          placeholder="1h"
-          hint="Idle shutdown: 10m to 14d."
-        />
-      </div>
+      <TtlFields
+        ids={['templateTtl', 'templateIdleTtl']}
+        ttl={bind('ttl')}
+        idleTtl={bind('idleTtl')}
+      />
 
-      <div className="jp-sessions-field">
-        <label
-          className="jp-sessions-field-label"
-          htmlFor="jp-sessions-label-chip"
-        >
-          Labels
-        </label>
+      <LabelledField label="Labels" htmlFor="jp-sessions-label-chip">
         {values.labels.length ? (
           <ul className="jp-sessions-chips" aria-label="Labels added">
             {values.labels.map(label => (
@@ -257,45 +186,35 @@ export function TemplateForm(props: ITemplateFormProps): JSX.Element {
         </div>
         <div
           className={
-            chipError || errorOf('labels')
-              ? 'jp-sessions-field-error'
-              : 'jp-sessions-field-hint'
+            labelsProblem ? 'jp-sessions-field-error' : 'jp-sessions-field-hint'
           }
-          role={chipError || errorOf('labels') ? 'alert' : undefined}
+          role={labelsProblem ? 'alert' : undefined}
         >
-          {chipError ??
-            errorOf('labels') ??
+          {labelsProblem ??
             'key=value, Enter to add; applied to its sessions; at most 32.'}
         </div>
-      </div>
+      </LabelledField>
 
       <fieldset className="jp-sessions-field">
         <legend className="jp-sessions-field-label">Runtime properties</legend>
         {values.properties.map((row, index) => (
           <div className="jp-sessions-property-row" key={index}>
-            <input
-              className="jp-sessions-input jp-sessions-mono"
-              aria-label={`Property ${index + 1} key`}
-              placeholder="spark:spark.executor.cores"
-              title={row.key}
-              value={row.key}
-              spellCheck={false}
-              onChange={event =>
-                setRow(index, { ...row, key: event.target.value })
-              }
-            />
-            <span aria-hidden="true">=</span>
-            <input
-              className="jp-sessions-input jp-sessions-mono"
-              aria-label={`Property ${index + 1} value`}
-              placeholder="4"
-              title={row.value}
-              value={row.value}
-              spellCheck={false}
-              onChange={event =>
-                setRow(index, { ...row, value: event.target.value })
-              }
-            />
+            {PROPERTY_PARTS.map(([part, placeholder], n) => (
+              <React.Fragment key={part}>
+                {n ? <span aria-hidden="true">=</span> : null}
+                <input
+                  className="jp-sessions-input jp-sessions-mono"
+                  aria-label={`Property ${index + 1} ${part}`}
+                  placeholder={placeholder}
+                  title={row[part]}
+                  value={row[part]}
+                  spellCheck={false}
+                  onChange={event =>
+                    setRow(index, { ...row, [part]: event.target.value })
+                  }
+                />
+              </React.Fragment>
+            ))}
             <button
               type="button"
               className="jp-sessions-icon-button"
@@ -332,42 +251,34 @@ export function TemplateForm(props: ITemplateFormProps): JSX.Element {
 
       <TextField
         id="templateServiceAccount"
-        label="Service account"
-        value={values.serviceAccount}
-        onChange={value => set('serviceAccount', value)}
-        error={errorOf('serviceAccount')}
-        placeholder="default"
+        {...FIELD_TEXT.serviceAccount}
+        {...bind('serviceAccount')}
       />
       <TextField
         id="templateSubnet"
         label="Subnetwork"
-        value={values.subnet}
-        onChange={value => set('subnet', value)}
-        error={errorOf('subnet')}
         placeholder="default"
+        {...bind('subnet')}
       />
 
-      <div className="jp-sessions-actions">
-        <button
-          type="submit"
-          className="jp-sessions-button jp-mod-accept"
-          disabled={invalid || sending}
-          title={invalid ? 'Fix the fields marked in red' : undefined}
-        >
-          {sending
+      <FormActions
+        submitLabel={
+          sending
             ? 'Saving…'
             : props.editing
               ? 'Save template'
-              : 'Create template'}
-        </button>
-        <button
-          type="button"
-          className="jp-sessions-button"
-          onClick={props.onClose}
-        >
-          Cancel
-        </button>
-      </div>
+              : 'Create template'
+        }
+        disabled={invalid || sending}
+        submitTitle={invalid ? 'Fix the fields marked in red' : undefined}
+        onCancel={props.onClose}
+      />
     </form>
   );
 }
+
+/** A property row's two inputs: which part each edits, and its placeholder. */
+const PROPERTY_PARTS: [keyof IPropertyRow, string][] = [
+  ['key', 'spark:spark.executor.cores'],
+  ['value', '4']
+];

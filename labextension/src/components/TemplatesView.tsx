@@ -1,12 +1,7 @@
 import React, { useSyncExternalStore } from 'react';
 import type { Confirm } from '../actions';
 import { resourceId } from '../api';
-import {
-  formatDuration,
-  formatShortTime,
-  formatTimestamp,
-  runtimeKind
-} from '../format';
+import { formatShortTime, formatTimestamp, runtimeKind } from '../format';
 import type {
   ITemplatesSnapshot,
   PanelTab,
@@ -14,9 +9,16 @@ import type {
 } from '../templates';
 import { SYSTEM_LABEL_PREFIX } from '../templates';
 import type { ISessionTemplate } from '../types';
-import { parseProtoDuration } from '../validation';
 import { TemplateForm } from './TemplateForm';
-import { BackIcon } from './icons';
+import {
+  ActionButton,
+  DetailsHeader,
+  Field,
+  LabelChips,
+  MonoFields,
+  Section,
+  durationText
+} from './DetailsLayout';
 
 export interface ITemplatesViewProps {
   templates: TemplatesModel;
@@ -164,7 +166,7 @@ function TemplateRow(props: {
   const facts = [
     runtimeKind(t),
     t.runtimeConfig?.version ? `runtime ${t.runtimeConfig.version}` : '',
-    exec?.ttl ? `TTL ${durationText(exec.ttl)}` : ''
+    exec?.ttl ? `TTL ${durationText(exec.ttl) ?? ''}` : ''
   ].filter(Boolean);
   return (
     <li
@@ -205,11 +207,6 @@ function TemplateRow(props: {
   );
 }
 
-function durationText(value: string | undefined): string {
-  const seconds = parseProtoDuration(value);
-  return seconds === null ? '' : formatDuration(seconds);
-}
-
 function TemplateDetails(
   props: ITemplatesViewProps & {
     name: string;
@@ -243,20 +240,12 @@ function TemplateDetails(
   );
   return (
     <div className="jp-sessions-details" aria-label={`Template ${id}`}>
-      <div className="jp-sessions-details-header">
-        <button
-          type="button"
-          className="jp-sessions-icon-button"
-          title="Back to the templates"
-          aria-label="Back to the templates"
-          onClick={() => templates.showList()}
-        >
-          <BackIcon />
-        </button>
-        <h3 className="jp-sessions-details-title" title={props.name}>
-          {id}
-        </h3>
-      </div>
+      <DetailsHeader
+        title={id}
+        titleTip={props.name}
+        backLabel="Back to the templates"
+        onBack={() => templates.showList()}
+      />
       <WriteMessage
         snapshot={snapshot}
         name={props.name}
@@ -267,38 +256,33 @@ function TemplateDetails(
       ) : (
         <>
           <div className="jp-sessions-actions">
-            <button
-              type="button"
-              className="jp-sessions-button jp-mod-accept"
+            <ActionButton
+              variant="jp-mod-accept"
               disabled={busy}
               onClick={() => props.onNewSession(t.name)}
             >
               New session from this template
-            </button>
+            </ActionButton>
           </div>
           <div className="jp-sessions-actions">
-            <button
-              type="button"
-              className="jp-sessions-button"
+            <ActionButton
               disabled={busy}
               onClick={() => templates.showEdit(t.name)}
             >
               Edit
-            </button>
-            <button
-              type="button"
-              className="jp-sessions-button jp-mod-reject"
+            </ActionButton>
+            <ActionButton
+              variant="jp-mod-reject"
               disabled={busy}
               onClick={() => void onDelete()}
             >
               Delete
-            </button>
+            </ActionButton>
           </div>
           {t.description ? (
             <div className="jp-sessions-message">{t.description}</div>
           ) : null}
-          <section className="jp-sessions-section">
-            <h4 className="jp-sessions-section-title">Configuration</h4>
+          <Section title="Configuration">
             <dl className="jp-sessions-fields">
               <Field label="Runtime" value={runtimeKind(t)} />
               <Field
@@ -332,56 +316,20 @@ function TemplateDetails(
                 title={formatTimestamp(t.updateTime)}
               />
             </dl>
-          </section>
+          </Section>
           {labels.length ? (
-            <section className="jp-sessions-section">
-              <h4 className="jp-sessions-section-title">Labels</h4>
-              <div className="jp-sessions-labels">
-                {labels.map(([key, value]) => (
-                  <span key={key} className="jp-sessions-label">
-                    {value ? `${key}=${value}` : key}
-                  </span>
-                ))}
-              </div>
-            </section>
+            <Section title="Labels">
+              <LabelChips labels={labels} />
+            </Section>
           ) : null}
           {properties.length ? (
-            <section className="jp-sessions-section">
-              <h4 className="jp-sessions-section-title">
-                Runtime properties ({properties.length})
-              </h4>
-              <dl className="jp-sessions-fields">
-                {properties.map(([key, value]) => (
-                  <Field key={key} label={key} value={value} mono />
-                ))}
-              </dl>
-            </section>
+            <Section title={<>Runtime properties ({properties.length})</>}>
+              <MonoFields entries={properties} />
+            </Section>
           ) : null}
         </>
       )}
     </div>
-  );
-}
-
-function Field(props: {
-  label: string;
-  value?: string;
-  title?: string;
-  mono?: boolean;
-}): JSX.Element | null {
-  if (!props.value) {
-    return null;
-  }
-  return (
-    <>
-      <dt>{props.label}</dt>
-      <dd
-        className={props.mono ? 'jp-sessions-mono' : undefined}
-        title={props.title ?? props.value}
-      >
-        {props.value}
-      </dd>
-    </>
   );
 }
 
