@@ -128,6 +128,8 @@ class Writer:
             if key in schema:
                 return " | ".join(self.wrap(self.expr(s, indent)) for s in schema[key])
         kind = schema.get("type")
+        if isinstance(kind, list):  # OpenAPI 3.1: e.g. ["string", "null"]
+            return " | ".join(self.expr({**schema, "type": k}, indent) for k in kind)
         if kind == "string":
             return "string"
         if kind in ("integer", "number"):
