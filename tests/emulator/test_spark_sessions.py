@@ -6,12 +6,16 @@ Each JVM start costs seconds of CPU, so one emulator serves the module and the t
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import sysconfig
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +24,9 @@ from typing import Any
 import httpx
 import pytest
 from jupyter_client.blocking import BlockingKernelClient
+
+from jupyter_sessions.api.model import Session
+from jupyter_sessions.notebook.render import SessionView
 
 from ..support import EmulatorProcess, pid_alive, wait_for, wait_state
 
@@ -61,6 +68,50 @@ def spark_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulato
         "1",
         "--tick",
         "0.5",
+    ).start()
+    yield emu
+    emu.stop(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def python_without_pyspark(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A virtual environment with this one's packages (for ipykernel), PySpark left out."""
+    root = tmp_path_factory.mktemp("no-pyspark") / "venv"
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(root)], check=True, timeout=120
+    )
+    python = root / "bin" / "python"
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.strip()
+    shared = tmp_path_factory.mktemp("packages-but-pyspark")
+    for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
+        if not entry.name.lower().startswith(("pyspark", "py4j")):
+            (shared / entry.name).symlink_to(entry)
+    Path(site, "shared.pth").write_text(f"{shared}\n")
+    return python
+
+
+@pytest.fixture(scope="module")
+def light_emulator(
+    tmp_path_factory: pytest.TempPathFactory, python_without_pyspark: Path
+) -> Iterator[EmulatorProcess]:
+    """An emulator that starts no JVM of its own: no warm pool; runtime version 2.2 runs in
+    a Python without PySpark."""
+    emu = EmulatorProcess(
+        tmp_path_factory.mktemp("light-emu"),
+        "--runtime",
+        "kernel",
+        "--spark",
+        "auto",
+        "--warm-pool",
+        "0",
+        "--session-python",
+        f"2.2={python_without_pyspark}",
     ).start()
     yield emu
     emu.stop(timeout=60)
@@ -280,3 +331,138 @@ def test_on_dataproc_the_magic_says_what_to_install() -> None:
 
     with pytest.raises(SessionError, match=r"pip install dataproc-spark-connect"):
         connect_dataproc("projects/p/locations/us-central1/sessions/s1")
+
+
+def test_session_in_a_python_without_pyspark_has_no_spark_ui(
+    light_emulator: EmulatorProcess, python_without_pyspark: Path
+) -> None:
+    """Given an emulator with Java whose runtime version 2.2 runs in a Python without PySpark
+    When a 2.2 session is created
+    Then its endpoints have no Spark UI but say Spark is not available locally, why (that
+    Python has no PySpark) and what to install, as `%session describe` does; its kernel runs
+    in that Python without `spark` and without trying to start Spark."""
+    sid = new_id()
+    with light_emulator.client() as client:
+        s = create(client, sid, {"runtimeConfig": {"version": "2.2"}})
+        endpoints = s["runtimeInfo"]["endpoints"]
+        assert "Spark UI" not in endpoints
+        note = endpoints["Spark"]
+        assert note.startswith(
+            f"not available locally: PySpark is not installed in the session's Python "
+            f"({python_without_pyspark})"
+        )
+        assert "pip install 'jupyter-sessions[spark]' in that Python" in note
+        described = SessionView.of(Session.from_json(s))._text()  # `%session describe`
+        assert "Spark: not available locally: PySpark is not installed" in described
+        got = json.loads(
+            execute(
+                endpoints["Jupyter Kernel Connection File"],
+                "import sys, json, importlib.util\n"
+                "print(json.dumps({'prefix': sys.prefix,"
+                " 'pyspark': importlib.util.find_spec('pyspark') is not None,"
+                " 'spark': 'spark' in globals() or '__jupyter_sessions_spark__' in globals()}))",
+                timeout=60,
+            )
+        )
+        assert os.path.realpath(got["prefix"]) == os.path.realpath(
+            python_without_pyspark.parent.parent
+        )
+        assert got["pyspark"] is False and got["spark"] is False
+        client.post(f"/v1/{PARENT}/sessions/{sid}:terminate", json={})
+        wait_state(client, f"{PARENT}/sessions/{sid}", {"TERMINATED"}, timeout=60)
+
+
+def _server_records(emu: EmulatorProcess, session: str) -> list[dict[str, Any]]:
+    """The emulator's records of the Spark Connect servers it started for a session."""
+    found = []
+    for path in (emu.workdir / f"{emu.db.stem}-runtime" / "connect").glob("connect-*.json"):
+        with contextlib.suppress(OSError, ValueError):
+            data = json.loads(path.read_text())
+            if data.get("session") == session:
+                found.append(data)
+    return found
+
+
+def _marked(rid: str) -> list[int]:
+    """Running processes that carry a runtime id in their environment (the server and what
+    it started)."""
+    marker = f"JUPYTER_SESSIONS_RUNTIME={rid}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            env = Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if marker in env and pid_alive(int(entry)):
+            found.append(int(entry))
+    return found
+
+
+def _listening(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1.0)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_spark_connect_start_interrupted_by_a_crash(light_emulator: EmulatorProcess) -> None:
+    """Given a Spark Connect session whose server is still starting (session CREATING)
+    When the emulator is killed -9 and started again on the same database
+    Then the server started for it is either serving the session, ACTIVE, or gone with
+    everything it started; the session ends ACTIVE on a listening server, or FAILED with a
+    stateMessage; terminating it leaves none of its processes running."""
+    sid = new_id()
+    name = f"{PARENT}/sessions/{sid}"
+    started: list[str] = []  # runtime ids of the servers started for this session
+    try:
+        with light_emulator.client() as client:
+            r = client.post(
+                f"/v1/{PARENT}/sessions",
+                params={"sessionId": sid},
+                json={"sparkConnectSession": {}},
+            )
+            assert r.status_code == 200, r.text
+            first = wait_for(
+                lambda: [d for d in _server_records(light_emulator, name) if d.get("pid")],
+                60,
+                what="the session's Spark Connect server to be started",
+            )[0]
+            started.append(first["id"])
+            assert client.get(f"/v1/{name}").json()["state"] == "CREATING"
+            assert not _listening(int(first["port"]))  # still starting
+        light_emulator.kill9()
+        assert pid_alive(int(first["pid"]))  # the crash does not take the server with it
+
+        light_emulator.start(timeout=60)
+        with light_emulator.client() as client:
+            got = wait_state(client, name, {"ACTIVE", "FAILED"}, timeout=JVM_START)
+            started += [d["id"] for d in _server_records(light_emulator, name)]
+            url = (
+                (got.get("runtimeInfo") or {}).get("endpoints", {}).get("Spark Connect Server", "")
+            )
+            if got["state"] == "ACTIVE" and f"localhost:{first['port']}/" in url:
+                assert pid_alive(int(first["pid"]))  # re-adopted
+            else:
+                wait_for(
+                    lambda: not _marked(first["id"]),
+                    30,
+                    what="the interrupted server and its children to be stopped",
+                )
+            if got["state"] == "FAILED":
+                assert got.get("stateMessage")
+            else:
+                port = int(url.split(":")[2].split("/")[0])
+                assert _listening(port)
+                client.post(f"/v1/{name}:terminate", json={})
+                wait_state(client, name, {"TERMINATED"}, timeout=60)
+        wait_for(
+            lambda: not any(_marked(rid) for rid in started),
+            30,
+            what="every server started for the session to be stopped",
+        )
+    finally:
+        for rid in set(started):  # only what this test's emulator started for its session
+            for pid in _marked(rid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)

@@ -5,7 +5,11 @@ PySpark ships), in its own process group and session so it outlives an emulator 
 listening on loopback only with a token of its own. Its handle (pid, port, token) lets the
 next emulator re-adopt it; the marker ``spark.jupyter_sessions.runtime=<id>`` on its command
 line and ``JUPYTER_SESSIONS_RUNTIME=<id>`` in its environment make sure only our own
-processes are ever stopped. ``runtimeInfo.endpoints["Spark Connect Server"]`` is
+processes are ever stopped. A record ``connect/connect-<id>.json``, written before the
+server is started and removed once it is stopped, lets the next emulator stop a server whose
+session never got it (an emulator killed while the server was starting): by its pid, and by
+the environment marker for whatever it started before its pid was recorded.
+``runtimeInfo.endpoints["Spark Connect Server"]`` is
 ``sc://localhost:PORT/;token=TOKEN``, which PySpark's Spark Connect client takes as is.
 
 Idle means no client connected: the server counts as active while a TCP connection to its
@@ -164,14 +168,17 @@ class SparkConnectRuntime(Runtime):
             "started": time.time(),
             "session": session_name,
         }
+        # Until stopped, the record lets a later emulator stop the server if no session's
+        # handle names it; written first, so that no crash leaves a server without one.
+        self._write_record(data)
         try:
             proc = spawn_logged(cmd, log_file, env)
         except OSError as err:
+            self._marker(rid).unlink(missing_ok=True)
             raise RuntimeStartError(f"Could not start the Spark Connect server: {err}") from err
         data["pid"] = proc.pid
         self._procs[rid] = proc
-        # Until stopped: lets a later emulator stop it if no session's handle names it.
-        self._marker(rid).write_text(json.dumps(data))
+        self._write_record(data)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.start_timeout
         try:
@@ -221,7 +228,7 @@ class SparkConnectRuntime(Runtime):
         if proc is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 await asyncio.to_thread(proc.wait, _KILL_TIMEOUT)
-        else:
+        elif pid > 0:  # waitpid(0) would reap any child of ours
             with contextlib.suppress(ChildProcessError, OSError):
                 os.waitpid(pid, os.WNOHANG)
         path = Path(str(data.get("log_file") or ""))
@@ -233,20 +240,31 @@ class SparkConnectRuntime(Runtime):
     def _marker(self, rid: str) -> Path:
         return self.dir / f"connect-{rid}.json"
 
+    def _write_record(self, data: dict[str, Any]) -> None:
+        """Write a server's record whole or not at all (a crash leaves no half record)."""
+        path = self._marker(str(data["id"]))
+        partial = path.with_suffix(".json.partial")
+        partial.write_text(json.dumps(data))
+        os.replace(partial, path)
+
     async def sweep(self, keep: list[RuntimeHandle]) -> int:
         """Stop servers a crashed emulator started for sessions that never got them."""
         kept = {str(h.data.get("id")) for h in keep}
         stopped = 0
         for marker in sorted(self.dir.glob("connect-*.json")):
+            rid = marker.name[len("connect-") : -len(".json")]
             try:
                 data = json.loads(marker.read_text())
             except (OSError, ValueError):
-                marker.unlink(missing_ok=True)
+                # Unreadable: whatever carries its id in the environment is still found.
+                data = {"id": rid, "log_file": str(self.dir / f"connect-{rid}.log")}
+            if not isinstance(data, dict) or str(data.get("id")) != rid:
+                data = {"id": rid}
+            if rid in kept:
                 continue
-            if str(data.get("id")) in kept:
-                continue
-            if self._is_ours(data):
+            if self._is_ours(data) or _marked_pids(rid):
                 stopped += 1
+                log.info("Stopping Spark Connect server %s left by a previous run", rid)
             await self.stop(RuntimeHandle(self.kind, data))
             marker.unlink(missing_ok=True)
         return stopped

@@ -39,7 +39,7 @@ from jupyter_sessions.emulator.runtimes.base import (
     RuntimeStartError,
     Usage,
 )
-from jupyter_sessions.emulator.runtimes.spark import SparkSupport
+from jupyter_sessions.emulator.runtimes.spark import UNAVAILABLE_KEY, SparkSupport
 
 log = logging.getLogger(__name__)
 
@@ -294,7 +294,15 @@ class KernelRuntime(Runtime):
         if self._closed:
             raise RuntimeStartError("The kernel runtime is shut down")
         python = self._python_for(config)
-        spark_conf = self.spark.conf_for(session_name, config) if self.spark else None
+        spark_conf: dict[str, str] | None = None
+        spark_note = ""
+        if self.spark is not None:
+            # Local Spark only where the session's own interpreter has PySpark.
+            probed = await self.spark.probe_for(python)
+            if probed.available:
+                spark_conf = self.spark.conf_for(session_name, config)
+            else:
+                spark_note = probed.note()
         kernel = await self._claim(session_name, spark_conf) if python == self.python else None
         if kernel is None:
             kernel = await self._start_kernel(session_name, spark_conf=spark_conf, python=python)
@@ -302,6 +310,8 @@ class KernelRuntime(Runtime):
         kernel.data["kernel"] = kernel_kind
         if spark_conf is not None:
             kernel.data["spark"] = spark_conf
+        elif spark_note:
+            kernel.data[UNAVAILABLE_KEY] = spark_note
         self._schedule_fill()
         log.info("Kernel %s (pid %s) runs session %s", kernel.id, kernel.pid, session_name)
         return RuntimeHandle(self.kind, dict(kernel.data))
@@ -514,8 +524,15 @@ class KernelRuntime(Runtime):
         if reuse and reuse.get("python"):
             python = str(reuse["python"])
         python = python or self.python
-        if self.spark is not None:
-            env.update(self.spark.kernel_env(spark_conf))
+        # Session kernels get Spark when their session has a Spark configuration (their
+        # interpreter has PySpark); pool kernels, in the default interpreter, when it has.
+        spark = self.spark
+        if spark is not None and (
+            spark_conf is not None or (session_name is None and spark.available)
+        ):
+            env.update(spark.kernel_env(spark_conf, python))
+        else:
+            spark = None
         data: dict[str, Any] = {
             "id": kid,
             "pid": 0,
@@ -532,13 +549,15 @@ class KernelRuntime(Runtime):
                 kernel=reuse.get("kernel", "python"),
                 cpu_offset=float(reuse.get("cpu_offset") or 0.0),
             )
+            if reuse.get(UNAVAILABLE_KEY):
+                data[UNAVAILABLE_KEY] = reuse[UNAVAILABLE_KEY]
         if spark_conf is not None:
             data["spark"] = spark_conf
         if python != self.python:
             data["python"] = python
         cmd = [python, "-m", "ipykernel_launcher", "-f", str(conn)]
-        if self.spark is not None:
-            cmd += self.spark.kernel_args()
+        if spark is not None:
+            cmd += spark.kernel_args()
         try:
             proc = spawn_logged(cmd, log_file, env)
         except OSError as err:

@@ -4,7 +4,8 @@
 (its ``argv[0]``), optionally per runtime version (``2.3=/opt/py/bin/python``), so the
 packages a notebook sees in a session are chosen, as on Dataproc where the runtime
 version fixes them. ``--spark auto|off`` (default from ``JUPYTER_SESSIONS_SPARK``, else
-auto) turns local Spark on where PySpark and Java are present.
+auto) turns local Spark on where PySpark and Java are present: Java on this machine,
+PySpark in the interpreter of the session's kernel (each one probed once, when first used).
 """
 
 from __future__ import annotations
@@ -88,7 +89,11 @@ def spark_support(mode: str, python: str) -> SparkSupport | None:
         return None
     support = SparkSupport(probe(python), python)
     if support.available:
-        log.info("Session kernels start with a local SparkSession (Java %s)", support.probed.java)
+        log.info(
+            "Session kernels in %s start with a local SparkSession (Java %s)",
+            python,
+            support.probed.java,
+        )
     else:
-        log.info("No local Spark in session kernels: %s", support.probed.reason)
+        log.info("No local Spark in session kernels of %s: %s", python, support.probed.reason)
     return support
