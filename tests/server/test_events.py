@@ -27,7 +27,8 @@ def test_subscriber_sees_every_state_of_a_session_another_client_drives(
     rec = SseRecorder(server)
     try:
         rec.wait(lambda r: "snapshot" in r.kinds())
-        assert rec.kinds()[0] == "snapshot"
+        # heartbeats may come first while the snapshot is read from a busy backend
+        assert [k for k in rec.kinds() if k != "heartbeat"][0] == "snapshot"
         sid = "ev-" + uuid.uuid4().hex[:8]
         name = f"{PARENT}/sessions/{sid}"
         with _direct(server) as other:
