@@ -12,8 +12,6 @@ refused there is retried on the next clock tick.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import dataclasses
 import hashlib
 import json
@@ -32,9 +30,6 @@ from ..api import errors
 from ..api.filter import (
     SESSION_FILTER_FIELDS,
     TEMPLATE_FILTER_FIELDS,
-    Filter,
-    FilterError,
-    compile_filter,
 )
 from ..api.model import (
     EnvironmentConfig,
@@ -65,13 +60,12 @@ from ..api.validation import (
     validate_session_config,
     validate_session_id,
 )
+from .listing import compile_list_filter, order_key, page
 from .runtimes.base import Runtime, RuntimeHandle, RuntimeStartError
 from .store import SessionStore
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PAGE_SIZE = 20
-MAX_PAGE_SIZE = 1000
 DEFAULT_TTL = timedelta(hours=24)
 DEFAULT_IDLE_TTL = timedelta(hours=1)
 DEFAULT_VERSION = "2.3"
@@ -321,17 +315,17 @@ class SessionService:
         filter_text: str | None,
     ) -> ListSessionsResponse:
         parent = Parent.parse(parent_path)
-        flt = self._compile(filter_text, SESSION_FILTER_FIELDS)
+        flt = compile_list_filter(filter_text, SESSION_FILTER_FIELDS)
         records = self._ordered(parent.path)
-        page, next_token = self._page(
+        found, next_token = page(
             records,
-            key=lambda r: _order_key(r.session.create_time, r.session.name),
+            key=lambda r: order_key(r.session.create_time, r.session.name),
             size=page_size,
             token=page_token,
             query=f"sessions|{parent.path}|{filter_text or ''}",
             match=(lambda r: flt.matches(_session_record(r.session))) if flt else None,
         )
-        return ListSessionsResponse([r.session for r in page], next_token)
+        return ListSessionsResponse([r.session for r in found], next_token)
 
     def terminate_session(self, name: str, request_id: str | None) -> Operation:
         rec = self._record(name)
@@ -744,21 +738,21 @@ class SessionService:
         filter_text: str | None,
     ) -> ListSessionTemplatesResponse:
         parent = Parent.parse(parent_path)
-        flt = self._compile(filter_text, TEMPLATE_FILTER_FIELDS)
+        flt = compile_list_filter(filter_text, TEMPLATE_FILTER_FIELDS)
         prefix = parent.path + "/sessionTemplates/"
         items = sorted(
             (t for n, t in self._templates.items() if n.startswith(prefix)),
-            key=lambda t: _order_key(t.create_time, t.name),
+            key=lambda t: order_key(t.create_time, t.name),
         )
-        page, token = self._page(
+        found, token = page(
             items,
-            key=lambda t: _order_key(t.create_time, t.name),
+            key=lambda t: order_key(t.create_time, t.name),
             size=page_size,
             token=page_token,
             query=f"templates|{parent.path}|{filter_text or ''}",
             match=(lambda t: flt.matches(_template_record(t))) if flt else None,
         )
-        return ListSessionTemplatesResponse(page, token)
+        return ListSessionTemplatesResponse(found, token)
 
     def update_template(self, name: str, body: Any) -> SessionTemplate:
         """PATCH without a field mask replaces every mutable field."""
@@ -848,7 +842,7 @@ class SessionService:
             (op for n, op in self._operations.items() if n.startswith(prefix)),
             key=lambda op: -self._op_seq.get(op.name, 0),
         )
-        page, token = self._page(
+        found, token = page(
             items,
             key=lambda op: f"{10**12 - self._op_seq.get(op.name, 0):013d}",
             size=page_size,
@@ -856,7 +850,7 @@ class SessionService:
             query=f"operations|{parent.path}",
             match=None,
         )
-        return ListOperationsResponse(page, token)
+        return ListOperationsResponse(found, token)
 
     def cancel_operation(self, name: str) -> None:
         """Session operations cannot be cancelled; like the service, accept and do nothing."""
@@ -1036,55 +1030,10 @@ class SessionService:
             prefix = parent_path + "/sessions/"
             cached = sorted(
                 (r for n, r in self._sessions.items() if n.startswith(prefix)),
-                key=lambda r: _order_key(r.session.create_time, r.session.name),
+                key=lambda r: order_key(r.session.create_time, r.session.name),
             )
             self._order_cache[parent_path] = cached
         return cached
-
-    def _compile(self, text: str | None, fields: Any) -> Filter | None:
-        try:
-            return compile_filter(text, fields)
-        except FilterError as exc:
-            raise errors.bad_request("filter", str(exc)) from None
-
-    @staticmethod
-    def _page(
-        items: list[Any],
-        *,
-        key: Callable[[Any], str],
-        size: int | None,
-        token: str | None,
-        query: str,
-        match: Callable[[Any], bool] | None,
-    ) -> tuple[list[Any], str]:
-        """One page of ``items`` (already in list order) after the token's position."""
-        if size is None or size == 0:
-            size = DEFAULT_PAGE_SIZE
-        if size < 0:
-            raise errors.bad_request("pageSize", "must not be negative")
-        size = min(size, MAX_PAGE_SIZE)
-        digest = hashlib.sha256(query.encode()).hexdigest()[:16]
-        after = _decode_token(token, digest) if token else None
-        start = 0
-        if after is not None:
-            lo, hi = 0, len(items)
-            while lo < hi:  # items are sorted by key: binary search for the resume point
-                mid = (lo + hi) // 2
-                if key(items[mid]) <= after:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            start = lo
-        page: list[Any] = []
-        i = start
-        while i < len(items) and len(page) < size:
-            if match is None or match(items[i]):
-                page.append(items[i])
-            i += 1
-        # Resume after the last item scanned (not the last returned) so that the next page
-        # does not scan non-matching items twice; no token when nothing else matches.
-        more = i < len(items) and (match is None or any(match(x) for x in items[i:]))
-        return page, _encode_token(key(items[i - 1]), digest) if more else ""
 
     def _apply_defaults(self, parent: Parent, session: Session) -> None:
         env = session.environment_config or EnvironmentConfig()
@@ -1125,31 +1074,6 @@ def _from_template(session: Session) -> str:
     except errors.ApiError:
         return ""
     return ref.parent.template(ref.id)
-
-
-def _order_key(create_time: datetime | None, name: str) -> str:
-    """Newest first: invert the timestamp so ascending string order is descending time."""
-    micros = int(create_time.timestamp() * 1_000_000) if create_time else 0
-    return f"{10**17 - micros:018d}|{name}"
-
-
-def _encode_token(key: str, digest: str) -> str:
-    raw = json.dumps({"k": key, "q": digest}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_token(token: str, digest: str) -> str:
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        data = json.loads(raw)
-        key, q = data["k"], data["q"]
-    except (ValueError, KeyError, TypeError, binascii.Error, RecursionError):
-        raise errors.bad_request("pageToken", "is not a token this service returned") from None
-    if not isinstance(key, str) or q != digest:
-        raise errors.bad_request(
-            "pageToken", "belongs to a different query (parent and filter must not change)"
-        )
-    return key
 
 
 def _canonical_operation(name: str) -> str:
