@@ -12,6 +12,7 @@ import binascii
 import hashlib
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -22,6 +23,17 @@ DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 1000
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ListRequest:
+    """A list call: the collection's parent, the page size, the token of the page before
+    (none for the first page) and a filter."""
+
+    parent: str
+    page_size: int | None
+    page_token: str | None
+    filter_text: str | None
 
 
 def order_key(create_time: datetime | None, name: str) -> str:
@@ -40,14 +52,14 @@ def compile_list_filter(text: str | None, fields: Any) -> Filter | None:
 
 def page(
     items: Sequence[T],
+    request: ListRequest,
     *,
     key: Callable[[T], str],
-    size: int | None,
-    token: str | None,
     query: str,
     match: Callable[[T], bool] | None,
 ) -> tuple[list[T], str]:
-    """One page of ``items`` (already in list order) after the token's position."""
+    """One page of ``items`` (already in list order) after the request's token."""
+    size, token = request.page_size, request.page_token
     if size is None or size == 0:
         size = DEFAULT_PAGE_SIZE
     if size < 0:
