@@ -177,11 +177,16 @@ class Lifecycle:
     def end_cost(self) -> int:
         """Bytes that ending every session would write: a live one is written twice more
         (TERMINATING, TERMINATED), each time into the change log too, and its operations
-        keep the final snapshot; any one is then deleted. Kept free on a capped database."""
+        keep the final snapshot; any one is then deleted. A CREATING one first becomes
+        ACTIVE (its row, the change log, its create operation's result): without room for
+        that, a burst of creates could fill the reserve and leave sessions CREATING.
+        Kept free on a capped database."""
         total = 0
-        for slot in self.tables.sessions.values():
-            size = len(json.dumps(slot.session.to_json(), separators=(",", ":")))
-            total += (6 if slot.session.state.is_live else 2) * size + 2048
+        for session in self.tables.sessions_after_commit():
+            size = len(json.dumps(session.to_json(), separators=(",", ":")))
+            state = session.state
+            writes = 9 if state == State.CREATING else 6 if state.is_live else 2
+            total += writes * size + 2048
         return total
 
     # --- runtimes coming up and going away --------------------------------------------

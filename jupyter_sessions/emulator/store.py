@@ -143,6 +143,8 @@ class SessionStore:
                 self._exec("BEGIN IMMEDIATE")
             yield
             if outer:
+                if not reserve:
+                    self._check_room()
                 self._exec("COMMIT")
         except BaseException:
             if outer and self._db.in_transaction:
@@ -165,6 +167,25 @@ class SessionStore:
         pages = self.max_pages if reserve else max(1, self.max_pages - self.reserve_pages)
         # SQLite never sets it below the current size: a grown file stays as it is.
         self._db.execute(f"PRAGMA max_page_count={pages}")
+
+    def _check_room(self) -> None:
+        """Refuse an ordinary change that leaves less than the reserve free. SQLite's cap
+        only stops the file growing: a change written into free pages inside a grown
+        file would eat into the reserve unseen."""
+        if self.max_pages is None:
+            return
+        pages, free = (
+            int(self._db.execute(f"PRAGMA {name}").fetchone()[0])
+            for name in ("page_count", "freelist_count")
+        )
+        if pages - free > self.max_pages - self.reserve_pages:
+            raise self._full()
+
+    def _full(self) -> Unavailable:
+        return Unavailable(
+            f"The emulator's database refused the change: it is full ({self.room()})."
+            " Terminating and deleting sessions still works and frees room."
+        )
 
     def room(self) -> str:
         """How much room is left, and where the file is, for a "database is full" error."""
@@ -193,10 +214,7 @@ class SessionStore:
             # A full disk, a read-only file or a locked database: the change is refused,
             # nothing is half-written (the transaction rolls back).
             if "full" in str(exc):
-                raise Unavailable(
-                    f"The emulator's database refused the change: it is full ({self.room()})."
-                    " Terminating and deleting sessions still works and frees room."
-                ) from exc
+                raise self._full() from exc
             raise Unavailable(f"The emulator's database refused the change: {exc}") from exc
 
     # sessions -----------------------------------------------------------------------

@@ -70,6 +70,7 @@ class Tables:
 
     def __init__(self, store: SessionStore) -> None:
         self.store = store
+        self._committing: Transaction | None = None
         self.sessions: dict[str, SessionSlot] = {}
         self.templates: dict[str, SessionTemplate] = {}
         self.operations: dict[str, Operation] = {}
@@ -100,6 +101,18 @@ class Tables:
             self.templates[name] = SessionTemplate.from_json(body, strict=False)
         self.request_ids = self.store.load_request_ids()
 
+    def sessions_after_commit(self) -> list[Session]:
+        """Every session as the change being committed leaves it (the room a capped
+        database keeps back is counted for that state, so a create reserves its own end)."""
+        current = {name: slot.session for name, slot in self.sessions.items()}
+        if self._committing is not None:
+            for name, (_, row) in self._committing.sessions.items():
+                if row is None:
+                    current.pop(name, None)
+                else:
+                    current[name] = row.session
+        return list(current.values())
+
     def slot(self, name: str) -> SessionSlot:
         """The session called ``name``, or NOT_FOUND."""
         ChildName.parse(name, "sessions")
@@ -128,9 +141,13 @@ class Tables:
         txn = Transaction(self)
         yield txn
         if txn.writes:
-            with self.store.transaction(reserve=reserve):
-                for write in txn.writes:
-                    write()
+            self._committing = txn
+            try:
+                with self.store.transaction(reserve=reserve):
+                    for write in txn.writes:
+                        write()
+            finally:
+                self._committing = None
         self._swap(txn)
         for callback in txn.after:
             callback()
