@@ -82,3 +82,31 @@ def slow_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator
 def slow_api(slow_emulator: EmulatorProcess) -> Iterator[httpx.Client]:
     with slow_emulator.client() as client:
         yield client
+
+
+# --- the order modules start in ------------------------------------------------------------
+# Under pytest-xdist each module runs whole on one worker, in collection order: the longest
+# modules go first, so no worker is left running one of them alone at the end.
+_LONGEST_FIRST = (
+    "emulator/test_spark_sessions.py",
+    "server/test_live_changes.py",
+    "server/test_events.py",
+    "browser/",
+    "reliability/test_embedded_emulator.py",
+    "reliability/test_faults.py",
+    "cli/",
+    "magics/",
+    "panel/test_panel_live.py",
+)
+
+
+def _start_rank(item: pytest.Item) -> int:
+    path = item.path.as_posix()
+    for rank, part in enumerate(_LONGEST_FIRST):
+        if f"/tests/{part}" in path:
+            return rank
+    return len(_LONGEST_FIRST)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=_start_rank)  # stable: a module's tests keep their order
