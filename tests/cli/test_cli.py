@@ -21,8 +21,12 @@ BIN = Path(sys.executable).parent
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServerProcess]:
-    """A Jupyter server whose emulator simulates sessions taking 1 s to start and stop."""
-    proc = JupyterServerProcess(tmp_path_factory.mktemp("cli-server"), config=sessions_config())
+    """A Jupyter server whose emulator simulates sessions taking 5 s to start (long enough
+    to outlast a command's own start on a busy machine) and 1 s to stop."""
+    config = sessions_config(
+        emulator_args=["--start-delay", "5", "--stop-delay", "1", "--ttl-floor", "1"]
+    )
+    proc = JupyterServerProcess(tmp_path_factory.mktemp("cli-server"), config=config)
     proc.start()
     yield proc
     proc.stop()
