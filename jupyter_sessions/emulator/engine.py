@@ -18,14 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from ..api.model import (
-    ListOperationsResponse,
-    ListSessionsResponse,
-    ListSessionTemplatesResponse,
-    Operation,
-    Session,
-    SessionTemplate,
-)
+from ..api import model
 from ..api.validation import MIN_TTL
 from .lifecycle import Lifecycle
 from .listing import ListRequest
@@ -87,10 +80,10 @@ class SessionService:
 
     def create_session(
         self, parent_path: str, session_id: str | None, request_id: str | None, body: Any
-    ) -> Operation:
+    ) -> model.Operation:
         return self._sessions.create(parent_path, session_id, request_id, body)
 
-    def get_session(self, name: str) -> Session:
+    def get_session(self, name: str) -> model.Session:
         return self._sessions.get(name)
 
     def list_sessions(
@@ -99,14 +92,14 @@ class SessionService:
         page_size: int | None,
         page_token: str | None,
         filter_text: str | None,
-    ) -> ListSessionsResponse:
+    ) -> model.ListSessionsResponse:
         request = ListRequest(parent_path, page_size, page_token, filter_text)
         return self._sessions.list_sessions(request)
 
-    def terminate_session(self, name: str, request_id: str | None) -> Operation:
+    def terminate_session(self, name: str, request_id: str | None) -> model.Operation:
         return self._sessions.terminate(name, request_id)
 
-    def delete_session(self, name: str, request_id: str | None) -> Operation:
+    def delete_session(self, name: str, request_id: str | None) -> model.Operation:
         return self._sessions.delete(name, request_id)
 
     # --- the kernels behind sessions (for the kernel gateway) ---------------------------
@@ -115,7 +108,7 @@ class SessionService:
         """The runtime behind an ACTIVE session, or None."""
         return self._sessions.runtime_handle(name)
 
-    def sessions_of(self, parent_path: str) -> list[Session]:
+    def sessions_of(self, parent_path: str) -> list[model.Session]:
         """Every session under a parent, newest first."""
         return self._sessions.of_parent(parent_path)
 
@@ -129,10 +122,10 @@ class SessionService:
 
     # --- templates --------------------------------------------------------------------
 
-    def create_template(self, parent_path: str, body: Any) -> SessionTemplate:
+    def create_template(self, parent_path: str, body: Any) -> model.SessionTemplate:
         return self._templates.create(parent_path, body)
 
-    def get_template(self, name: str) -> SessionTemplate:
+    def get_template(self, name: str) -> model.SessionTemplate:
         return self._templates.get(name)
 
     def list_templates(
@@ -141,11 +134,11 @@ class SessionService:
         page_size: int | None,
         page_token: str | None,
         filter_text: str | None,
-    ) -> ListSessionTemplatesResponse:
+    ) -> model.ListSessionTemplatesResponse:
         request = ListRequest(parent_path, page_size, page_token, filter_text)
         return self._templates.list_templates(request)
 
-    def update_template(self, name: str, body: Any) -> SessionTemplate:
+    def update_template(self, name: str, body: Any) -> model.SessionTemplate:
         """PATCH without a field mask replaces every mutable field."""
         return self._templates.update(name, body)
 
@@ -155,7 +148,7 @@ class SessionService:
 
     # --- operations -------------------------------------------------------------------
 
-    def get_operation(self, name: str) -> Operation:
+    def get_operation(self, name: str) -> model.Operation:
         return self._operations.get(name)
 
     def list_operations(
@@ -164,7 +157,7 @@ class SessionService:
         page_size: int | None,
         page_token: str | None,
         filter_text: str | None,
-    ) -> ListOperationsResponse:
+    ) -> model.ListOperationsResponse:
         request = ListRequest(collection, page_size, page_token, filter_text)
         return self._operations.list_operations(request)
 

@@ -140,49 +140,34 @@ class CreateForm:
         self._on_submit = on_submit
         style = {"description_width": "100px"}
         wide = widgets.Layout(width="100%", max_width="460px")
-        self.session_id = widgets.Text(
+
+        def field(kind: type[widgets.Widget], description: str, **kwargs: Any) -> Any:
+            return kind(description=description, style=style, layout=wide, **kwargs)
+
+        self.session_id = field(
+            widgets.Text,
+            "Session id",
             value=suggest_session_id(),
-            description="Session id",
             placeholder="e.g. my-analysis",
             continuous_update=True,
-            style=style,
-            layout=wide,
         )
-        self.template = widgets.Dropdown(
-            options=[("(none)", "")], value="", description="Template", style=style, layout=wide
-        )
-        self.kernel = widgets.Dropdown(
+        self.template = field(widgets.Dropdown, "Template", options=[("(none)", "")], value="")
+        self.kernel = field(
+            widgets.Dropdown,
+            "Kernel",
             options=[(label, value) for value, label in KERNELS.items()],
             value="python",
-            description="Kernel",
-            style=style,
-            layout=wide,
         )
-        self.ttl = widgets.Text(
-            description="TTL",
-            placeholder="24h by default; 10m to 14d",
-            style=style,
-            layout=wide,
+        self.ttl = field(widgets.Text, "TTL", placeholder="24h by default; 10m to 14d")
+        self.max_idle = field(widgets.Text, "Max idle", placeholder="1h by default; 10m to 14d")
+        self.labels = field(
+            widgets.Textarea, "Labels", placeholder="team=data, purpose=demo", rows=2
         )
-        self.max_idle = widgets.Text(
-            description="Max idle",
-            placeholder="1h by default; 10m to 14d",
-            style=style,
-            layout=wide,
-        )
-        self.labels = widgets.Textarea(
-            description="Labels",
-            placeholder="team=data, purpose=demo",
-            rows=2,
-            style=style,
-            layout=wide,
-        )
-        self.properties = widgets.Textarea(
-            description="Properties",
+        self.properties = field(
+            widgets.Textarea,
+            "Properties",
             placeholder="spark:spark.executor.memory=4g\n(one per line)",
             rows=2,
-            style=style,
-            layout=wide,
         )
         self.errors: dict[str, widgets.HTML] = {
             name: widgets.HTML(layout=widgets.Layout(margin="0 0 0 104px")) for name in FORM_FIELDS
