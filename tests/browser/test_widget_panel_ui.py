@@ -287,22 +287,14 @@ def test_widget_panel_columns_stay_aligned(
         # Ids sharing a prefix stay apart: a cut id loses its start, never its end.
         assert button.evaluate("e => getComputedStyle(e).direction") == "rtl"
 
-    selected_bg = (
-        panel(page)
-        .locator(".jp-sessions-live-row-selected")
-        .evaluate("e => getComputedStyle(e).backgroundColor")
-    )
+    selected_bg = computed(panel(page).locator(".jp-sessions-live-row-selected"), "backgroundColor")
     page_bg = page.evaluate(
         "() => getComputedStyle(document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) "
         ".jp-Notebook')).backgroundColor"
     )
     # The selection is a nuance of the page's own background, never a bright block.
     assert abs(luminance(selected_bg) - luminance(page_bg)) < 0.2, (selected_bg, page_bg)
-    active_colour = (
-        panel(page)
-        .locator('[data-state="ACTIVE"]')
-        .first.evaluate("e => getComputedStyle(e).color")
-    )
+    active_colour = computed(panel(page).locator('[data-state="ACTIVE"]').first, "color")
     theme_green = page.evaluate(
         "() => { const p = document.createElement('span');"
         " p.style.color = 'var(--jp-success-color1)'; document.body.appendChild(p);"
@@ -311,6 +303,13 @@ def test_widget_panel_columns_stay_aligned(
     assert active_colour == theme_green
     slug = "dark" if theme == DARK else "light"
     panel(page).screenshot(path=str(shots_dir / f"panel-{width}px-{slug}.png"))
+
+
+def computed(locator: Locator, prop: str) -> str:
+    """A computed style of a live row's element; the panel re-renders its rows as they
+    change, and an element replaced between lookup and read has no style ('')."""
+    script = f"e => e.isConnected ? getComputedStyle(e).{prop} : ''"
+    return str(wait_for(lambda: locator.evaluate(script), 10, what=f"the {prop} of {locator}"))
 
 
 def test_create_form_disables_create_and_says_why(lab_notebook: Page, shots_dir: Path) -> None:
