@@ -249,49 +249,54 @@ async def test_kernel_that_cannot_start_fails_fast_with_its_log(tmp_path: Path) 
 async def test_kernels_outlive_a_crashed_emulator_and_are_readopted(tmp_path: Path) -> None:
     # Given an emulator process with a session kernel and a warm-pool kernel
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    emulator = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", EMULATOR, str(tmp_path), stdout=subprocess.PIPE, env=env
-    )
+    caused: list[int] = []  # the kernels this test caused, stopped whatever happens
     try:
-        assert emulator.stdout is not None
-        line = await asyncio.wait_for(emulator.stdout.readline(), 90)
-        handle = RuntimeHandle.from_dict(json.loads(line))
-        orphans = unclaimed_pids(tmp_path)
-        assert len(orphans) == 1
-    finally:
-        # When the emulator dies without any chance to clean up
-        emulator.send_signal(signal.SIGKILL)
-        await asyncio.wait_for(emulator.wait(), 10)
-    pid = int(handle.data["pid"])
-    # Then its kernels keep running (a kernel polling its parent would exit within 1 s)
-    await asyncio.sleep(1.5)
-    assert running(pid) and running(orphans[0])
+        emulator = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", EMULATOR, str(tmp_path), stdout=subprocess.PIPE, env=env
+        )
+        try:
+            assert emulator.stdout is not None
+            line = await asyncio.wait_for(emulator.stdout.readline(), 90)
+            handle = RuntimeHandle.from_dict(json.loads(line))
+            orphans = unclaimed_pids(tmp_path)
+            caused = [int(handle.data["pid"]), *orphans]
+            assert len(orphans) == 1
+        finally:
+            # When the emulator dies without any chance to clean up
+            emulator.send_signal(signal.SIGKILL)
+            await asyncio.wait_for(emulator.wait(), 10)
+        pid = int(handle.data["pid"])
+        # Then its kernels keep running (a kernel polling its parent would exit within 1 s)
+        await asyncio.sleep(1.5)
+        assert running(pid) and running(orphans[0])
 
-    rt = KernelRuntime(tmp_path, warm_pool=0)
-    try:
-        # When a new emulator opens, the orphaned pool kernel is stopped
-        await rt.open()
-        assert not running(orphans[0])
-        assert unclaimed_pids(tmp_path) == []
-        # And the session kernel is adopted and works as before
-        assert await rt.adopt(handle)
-        assert rt.is_alive(handle)
-        adopted_at = rt.last_activity(handle)
-        assert adopted_at is not None
-        out = await run_cell(handle.data["connection_file"], "print(6 * 7)")
-        assert out.strip() == "42"
-        last = rt.last_activity(handle)
-        assert last is not None and last > adopted_at
-        assert rt.usage(handle).rss_bytes > 0
-        # Then it stops like any other
-        await rt.stop(handle)
-        assert not running(pid)
-        assert not Path(handle.data["connection_file"]).exists()
+        rt = KernelRuntime(tmp_path, warm_pool=0)
+        try:
+            # When a new emulator opens, the orphaned pool kernel is stopped
+            await rt.open()
+            # (SIGKILLed; on a loaded machine it can take a moment to go)
+            await wait_for(lambda: not running(orphans[0]), 10, "the orphaned pool kernel")
+            assert unclaimed_pids(tmp_path) == []
+            # And the session kernel is adopted and works as before
+            assert await rt.adopt(handle)
+            assert rt.is_alive(handle)
+            adopted_at = rt.last_activity(handle)
+            assert adopted_at is not None
+            out = await run_cell(handle.data["connection_file"], "print(6 * 7)")
+            assert out.strip() == "42"
+            last = rt.last_activity(handle)
+            assert last is not None and last > adopted_at
+            assert rt.usage(handle).rss_bytes > 0
+            # Then it stops like any other
+            await rt.stop(handle)
+            assert not running(pid)
+            assert not Path(handle.data["connection_file"]).exists()
+        finally:
+            await rt.close()
     finally:
-        await rt.close()
-    for leftover in [pid, *orphans]:
-        if running(leftover):  # only ever the kernels this test caused
-            os.kill(leftover, signal.SIGKILL)
+        for leftover in caused:
+            if running(leftover):
+                os.kill(leftover, signal.SIGKILL)
 
 
 async def test_adopt_kills_a_kernel_that_no_longer_answers(tmp_path: Path) -> None:
