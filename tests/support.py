@@ -351,3 +351,19 @@ class SseRecorder:
             rec._stop.set()
         for rec in recorders:
             rec._thread.join(timeout=5)
+
+
+def new_venv(root: Path) -> tuple[Path, Path]:
+    """A bare virtual environment at ``root``: its python and its site-packages folder."""
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(root)], check=True, timeout=120
+    )
+    python = root / "bin" / "python"
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.strip()
+    return python, Path(site)

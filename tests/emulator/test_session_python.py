@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import sysconfig
 import uuid
@@ -17,7 +16,7 @@ import pytest
 from jupyter_sessions.api.model import Session
 from jupyter_sessions.notebook.render import SessionView
 
-from ..support import EmulatorProcess
+from ..support import EmulatorProcess, new_venv
 from .test_spark_sessions import create, execute
 
 PARENT = "projects/spark-project/locations/local"
@@ -28,14 +27,7 @@ def other_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A second virtual environment: its own prefix and a module only it has, and (through a
     .pth file) this environment's packages for ipykernel."""
     root = tmp_path_factory.mktemp("other-env") / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
-    python = root / "bin" / "python"
-    site = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    _, site = new_venv(root)
     Path(site, "ours.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     Path(site, "only_in_other_env.py").write_text("WHERE = 'other'\n")
     return root

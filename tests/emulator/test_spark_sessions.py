@@ -28,7 +28,7 @@ from jupyter_client.blocking import BlockingKernelClient
 from jupyter_sessions.api.model import Session
 from jupyter_sessions.notebook.render import SessionView
 
-from ..support import EmulatorProcess, pid_alive, wait_for, wait_state
+from ..support import EmulatorProcess, new_venv, pid_alive, wait_for, wait_state
 
 pytestmark = [
     pytest.mark.skipif(importlib.util.find_spec("pyspark") is None, reason="needs pyspark"),
@@ -76,18 +76,7 @@ def spark_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulato
 @pytest.fixture(scope="module")
 def python_without_pyspark(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A virtual environment with this one's packages (for ipykernel), PySpark left out."""
-    root = tmp_path_factory.mktemp("no-pyspark") / "venv"
-    subprocess.run(
-        [sys.executable, "-m", "venv", "--without-pip", str(root)], check=True, timeout=120
-    )
-    python = root / "bin" / "python"
-    site = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout.strip()
+    python, site = new_venv(tmp_path_factory.mktemp("no-pyspark") / "venv")
     shared = tmp_path_factory.mktemp("packages-but-pyspark")
     for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
         if not entry.name.lower().startswith(("pyspark", "py4j")):

@@ -25,11 +25,11 @@ import pytest
 from jupyter_sessions.server.gateway_proxy import ProxyTunnel, ProxyTunnelError
 from jupyter_sessions.server.proxy_settings import NetworkSettings
 
-from ..fake_oauth import GOOGLE_ENV_VARS, FakeTokenServer, isolated_google_env
+from ..fake_oauth import FakeTokenServer
 from ..recording_proxy import RecordingProxy
 from ..support import EmulatorProcess, JupyterServerProcess, wait_for
 from .test_dataproc_kernels import settled_config
-from .test_proxy_network import make_certificate
+from .test_proxy_network import make_certificate, route_google_through
 from .test_session_kernels import Channels
 
 PROJECT = "gw-proxy"
@@ -102,12 +102,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             }
         }
         server = JupyterServerProcess(workdir / "jupyter", config=config)
-        for var in GOOGLE_ENV_VARS:
-            server.env.pop(var, None)
-        server.env.update(isolated_google_env(creds))
-        for var in ("NO_PROXY", "no_proxy"):
-            server.env.pop(var, None)
-        server.env.update({"HTTPS_PROXY": proxy.url, "HTTP_PROXY": proxy.url})
+        route_google_through(server, proxy.url, creds)
         cleanup.callback(server.stop)
         server.start()
         yield Stack(proxy, emulator, server, gateway)

@@ -48,6 +48,17 @@ def make_certificate(workdir: Path) -> tuple[Path, Path]:
     return cert, key
 
 
+def route_google_through(server: JupyterServerProcess, proxy_url: str, creds: Path) -> None:
+    """The server's environment: only the test's Google credentials, and every call to
+    Google through ``proxy_url`` (no NO_PROXY exceptions)."""
+    for var in GOOGLE_ENV_VARS:
+        server.env.pop(var, None)
+    server.env.update(isolated_google_env(creds))
+    for var in ("NO_PROXY", "no_proxy"):
+        server.env.pop(var, None)
+    server.env.update({"HTTPS_PROXY": proxy_url, "HTTP_PROXY": proxy_url})
+
+
 @dataclass
 class Stack:
     proxy: RecordingProxy
@@ -86,12 +97,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         }
     }
     server = JupyterServerProcess(workdir / "jupyter", config=config)
-    for var in GOOGLE_ENV_VARS:
-        server.env.pop(var, None)
-    server.env.update(isolated_google_env(creds))
-    for var in ("NO_PROXY", "no_proxy"):
-        server.env.pop(var, None)
-    server.env.update({"HTTPS_PROXY": proxy.url, "HTTP_PROXY": proxy.url})
+    route_google_through(server, proxy.url, creds)
     # The endpoint as Google's client libraries take it: a bare host (so https).
     server.env["GOOGLE_CLOUD_DATAPROC_API_ENDPOINT"] = emulator.url.removeprefix("https://")
     server.start()
