@@ -40,14 +40,7 @@ class RecordingProxy:
         return self
 
     def stop(self) -> None:
-        self._stopped = True
-        try:
-            self._server.shutdown(socket.SHUT_RDWR)  # wakes the accept() in progress
-        except OSError:
-            pass
-        self._server.close()
-        self.drop_connections()
-        self._thread.join(timeout=5)
+        self.pause()
 
     def pause(self) -> None:
         """Stop listening: the proxy is unreachable until ``resume()``."""

@@ -45,12 +45,15 @@ from tornado.tcpclient import TCPClient
 from tornado.websocket import WebSocketClientConnection
 
 from .._version import __version__
+from ..api.backoff import Backoff
 from .proxy_settings import NetworkSettings
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 20.0  # any step without a timeout of its own
 MAX_PROXY_REPLY = 16384  # bytes of a proxy's answer to CONNECT
+# The project's one schedule, starting where jupyter_server's gateway client does.
+_RETRY = Backoff(first=RetryableHTTPClient.backoff_factor, cap=2.0)
 
 
 class ProxyTunnelError(ConnectionError):
@@ -251,7 +254,7 @@ class ProxiedGateway:
             else:
                 if last or response.status_code not in RetryableHTTPClient.retried_errors:
                     break
-            await asyncio.sleep(RetryableHTTPClient.backoff_factor * (2**attempt))
+            await asyncio.sleep(_RETRY.step(attempt))
         answer = _tornado_response(endpoint, method, response)
         if answer.error is not None:
             error = HTTPClientError(answer.code, message=answer.reason, response=answer)

@@ -35,6 +35,9 @@ PARENT = f"projects/{PROJECT}/locations/{LOCATION}"
 
 
 def make_certificate(workdir: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (the test is skipped without openssl)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs openssl to make a test certificate")
     cert, key = workdir / "cert.pem", workdir / "key.pem"
     subprocess.run(
         [
@@ -73,8 +76,6 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    if shutil.which("openssl") is None:
-        pytest.skip("needs openssl to make a test certificate")
     workdir = tmp_path_factory.mktemp("proxied")
     cert, key = make_certificate(workdir)
     proxy = RecordingProxy().start()
