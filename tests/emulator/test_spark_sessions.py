@@ -28,6 +28,7 @@ from jupyter_client.blocking import BlockingKernelClient
 from jupyter_sessions.api.model import Session
 from jupyter_sessions.notebook.render import SessionView
 
+from ..local_kernel import execute_notebook, local_kernel_env
 from ..support import EmulatorProcess, new_venv, pid_alive, wait_for, wait_state
 
 pytestmark = [
@@ -271,7 +272,6 @@ def test_session_spark_magic_binds_a_connect_session(
     Then `spark` is a Spark Connect session of that server whose queries run there; on a
     Jupyter session the command is a cell error saying why it does not apply."""
     import nbformat
-    from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
     sid = new_id()
@@ -293,10 +293,8 @@ def test_session_spark_magic_binds_a_connect_session(
         nbformat.v4.new_code_cell(f"%session spark {plain}"),
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER_SESSIONS_")}
-    env["JUPYTER_RUNTIME_DIR"] = str(tmp_path / "runtime")
-    runner = NotebookClient(nb, kernel_name="python3", timeout=int(JVM_START), startup_timeout=60)
     with pytest.raises(CellExecutionError) as refused:
-        runner.execute(env=env, cwd=str(tmp_path))
+        execute_notebook(nb, local_kernel_env(env, tmp_path), tmp_path, timeout=JVM_START)
     texts = ["".join(o.get("text", "") for o in c.outputs) for c in nb.cells]
     assert sid in texts[2] and "sc://localhost:" in texts[2]
     assert "token" not in texts[2]  # the summary never shows the server's token

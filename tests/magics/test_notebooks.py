@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
-from nbclient import NotebookClient
 
+from ..local_kernel import execute_notebook
 from ..support import PARENT, JupyterServerProcess, wait_for
 from .conftest import NOTEBOOKS, kernel_env, output_text, plain
 
@@ -20,14 +20,7 @@ API = "jupyter-sessions/v1/"
 
 def run_notebook(name: str, server: JupyterServerProcess, tmp: Path) -> nbformat.NotebookNode:
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
-    client = NotebookClient(
-        nb,
-        kernel_name="python3",
-        timeout=120,
-        startup_timeout=60,
-        resources={"metadata": {"path": str(tmp)}},
-    )
-    client.execute(env=kernel_env(server, tmp))
+    execute_notebook(nb, kernel_env(server, tmp), tmp)
     return nb
 
 

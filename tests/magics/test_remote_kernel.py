@@ -15,6 +15,7 @@ import pytest
 from jupyter_client.blocking import BlockingKernelClient
 from jupyter_client.manager import KernelManager
 
+from ..local_kernel import start_kernel, stop_kernel
 from ..support import PARENT, JupyterServerProcess
 from .conftest import kernel_env
 
@@ -68,17 +69,12 @@ def frontend(
     kernel_server: JupyterServerProcess, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Frontend]:
     tmp = tmp_path_factory.mktemp("frontend")
-    km = KernelManager(kernel_name="python3")
-    km.start_kernel(env=kernel_env(kernel_server, Path(tmp)), cwd=str(tmp))
-    kc = km.client()
-    kc.start_channels()
-    kc.wait_for_ready(timeout=60)
+    km, kc = start_kernel(kernel_env(kernel_server, Path(tmp)), Path(tmp))
     fe = Frontend(km, kc)
     reply, _ = fe.run("%load_ext jupyter_sessions\n%session create remote-demo", timeout=120)
     assert reply["status"] == "ok", reply
     yield fe
-    kc.stop_channels()
-    km.shutdown_kernel(now=False)
+    stop_kernel(km, kc)
 
 
 def test_output_streams_while_the_cell_runs(frontend: Frontend) -> None:

@@ -23,6 +23,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from ..local_kernel import execute_notebook, kernel_env, notebook_kernel
 from ..server.conftest import sessions_config
 from ..support import PARENT, JupyterServerProcess
 
@@ -53,20 +54,6 @@ def our_threads():
 def report(**values):
     print("REPORT " + json.dumps(values))
 """
-
-
-def kernel_env(server: JupyterServerProcess, tmp: Path) -> dict[str, str]:
-    """How a kernel started outside the server finds it (as the extension exports it)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER_SESSIONS_")}
-    env.update(
-        {
-            "JUPYTER_SESSIONS_URL": server.url,
-            "JUPYTER_SESSIONS_TOKEN": server.token,
-            "JUPYTER_RUNTIME_DIR": str(tmp / "kernel-runtime"),
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    return env
 
 
 class Kernel:
@@ -115,14 +102,7 @@ def kernel(
     server: JupyterServerProcess, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Kernel]:
     tmp = tmp_path_factory.mktemp("panel-kernel")
-    client = NotebookClient(
-        nbformat.v4.new_notebook(),
-        kernel_name="python3",
-        timeout=90,
-        startup_timeout=60,
-        resources={"metadata": {"path": str(tmp)}},
-    )
-    with client.setup_kernel(env=kernel_env(server, tmp)):
+    with notebook_kernel(kernel_env(server, tmp), tmp, timeout=90) as client:
         k = Kernel(client)
         k.run(KERNEL_HELPERS)
         yield k
@@ -154,7 +134,8 @@ def test_panel_follows_sessions_another_client_creates_and_terminates(
     first = kernel.report(
         "panel = SessionsPanel()\n"
         "display(panel)\n"
-        "until(lambda: panel.state.status.synced, what='the first snapshot')\n"
+        "until(lambda: panel.state.status.synced and 'status-live' in panel.status_html.value,"
+        " what='the first snapshot shown')\n"
         "report(threads=our_threads(), status=panel.status_html.value, parent=panel.parent)"
     )
     assert first["parent"] == PARENT
@@ -394,14 +375,7 @@ def test_the_session_panel_magic_shows_a_live_panel(kernel: Kernel) -> None:
 def test_the_example_notebook_runs(server: JupyterServerProcess, tmp_path: Path) -> None:
     """notebooks/panel.ipynb runs top to bottom in a fresh kernel against the server."""
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    client = NotebookClient(
-        nb,
-        kernel_name="python3",
-        timeout=120,
-        startup_timeout=60,
-        resources={"metadata": {"path": str(tmp_path)}},
-    )
-    client.execute(env=kernel_env(server, tmp_path))
+    execute_notebook(nb, kernel_env(server, tmp_path), tmp_path)
     text = "".join(
         o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
     )

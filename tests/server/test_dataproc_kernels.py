@@ -17,10 +17,10 @@ from queue import Empty
 from typing import Any
 
 import pytest
-from jupyter_client.manager import KernelManager
 
 from ..fake_oauth import GOOGLE_ENV_VARS, FakeTokenServer, isolated_google_env
-from ..magics.conftest import kernel_env, output_text
+from ..local_kernel import kernel_env, start_kernel, stop_kernel
+from ..magics.conftest import output_text
 from ..support import EmulatorProcess, JupyterServerProcess, wait_for
 from .test_session_kernels import Channels, session_name
 
@@ -169,12 +169,8 @@ def test_session_cells_reach_a_dataproc_session_through_the_server(
     # A notebook kernel that knows only the Jupyter server (URL and Jupyter token)
     env = kernel_env(stack.server, tmp_path)
     assert not any(k.startswith("GOOGLE_") for k in env if k in ("GOOGLE_APPLICATION_CREDENTIALS",))
-    km = KernelManager(kernel_name="python3")
-    km.start_kernel(env=env, cwd=str(tmp_path))
-    kc = km.client()
-    kc.start_channels()
+    km, kc = start_kernel(env, tmp_path)
     try:
-        kc.wait_for_ready(timeout=60)
         sid = f"cells-{uuid.uuid4().hex[:6]}"
         reply, _ = run(kc, f"%load_ext jupyter_sessions\n%session create {sid} --async")
         assert reply["status"] == "ok", reply
@@ -195,8 +191,7 @@ def test_session_cells_reach_a_dataproc_session_through_the_server(
         assert reply["ename"] == "ZeroDivisionError"
         run(kc, f"%session terminate {sid}")
     finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
+        stop_kernel(km, kc, now=True)
     # The token never reached the notebook kernel, the responses or the logs
     logs = stack.server.log_path.read_text() + stack.emulator.log_path.read_text()
     for secret in stack.tokens.secrets():
