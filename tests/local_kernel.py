@@ -7,9 +7,11 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from queue import Empty
+from typing import Any, TypeVar
 
 import nbformat
 from jupyter_client import BlockingKernelClient, KernelManager
@@ -73,6 +75,54 @@ def start_kernel(env: dict[str, str], cwd: Path) -> tuple[KernelManager, Blockin
         return km, kc
 
     return _twice(start, "a local kernel did not start")
+
+
+def execute(
+    kc: BlockingKernelClient,
+    code: str,
+    timeout: float = 60.0,
+    on_stream: Callable[[str], None] | None = None,
+) -> tuple[dict[str, Any], list[tuple[float, dict[str, Any]]]]:
+    """Execute ``code``; the execute_reply's content and the request's IOPub messages up to
+    idle, each with the monotonic time it arrived."""
+    msg_id = kc.execute(code)
+    seen: list[tuple[float, dict[str, Any]]] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError(f"no idle after {timeout}s running {code!r}; got {seen}")
+        try:
+            msg = kc.get_iopub_msg(timeout=min(remaining, 1.0))
+        except Empty:
+            continue
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        seen.append((time.monotonic(), msg))
+        if on_stream is not None and msg["msg_type"] == "stream":
+            on_stream(msg["content"]["text"])
+        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            break
+    # Skip replies to other requests: wait_for_ready sends kernel_info again each second,
+    # so a slow start leaves extra replies queued on the shell channel.
+    while True:
+        reply = kc.get_shell_msg(timeout=10)
+        if reply["parent_header"].get("msg_id") == msg_id:
+            return dict(reply["content"]), seen
+
+
+def outputs_of(seen: list[tuple[float, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """IOPub messages as the nbformat outputs a notebook would keep."""
+    outputs: list[dict[str, Any]] = []
+    for _, msg in seen:
+        kind, content = msg["msg_type"], msg["content"]
+        if kind == "stream":
+            outputs.append(
+                {"output_type": "stream", "name": content["name"], "text": content["text"]}
+            )
+        elif kind in ("execute_result", "display_data"):
+            outputs.append({"output_type": kind, "data": content["data"]})
+    return outputs
 
 
 def stop_kernel(km: KernelManager, kc: BlockingKernelClient, now: bool = False) -> None:

@@ -8,14 +8,13 @@ import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from queue import Empty
 from typing import Any
 
 import pytest
 from jupyter_client.blocking import BlockingKernelClient
 from jupyter_client.manager import KernelManager
 
-from ..local_kernel import start_kernel, stop_kernel
+from ..local_kernel import execute, start_kernel, stop_kernel
 from ..support import PARENT, JupyterServerProcess
 from .conftest import kernel_env
 
@@ -34,30 +33,7 @@ class Frontend:
     ) -> tuple[dict[str, Any], list[tuple[float, dict[str, Any]]]]:
         """Execute ``code``; return the execute_reply and the request's IOPub messages,
         each with the monotonic time it arrived."""
-        msg_id = self.kc.execute(code)
-        seen: list[tuple[float, dict[str, Any]]] = []
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"no idle after {timeout}s; got {seen}")
-            try:
-                msg = self.kc.get_iopub_msg(timeout=min(remaining, 1.0))
-            except Empty:
-                continue
-            if msg["parent_header"].get("msg_id") != msg_id:
-                continue
-            seen.append((time.monotonic(), msg))
-            if on_stream is not None and msg["msg_type"] == "stream":
-                on_stream(msg["content"]["text"])
-            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-                break
-        # Skip replies to other requests: wait_for_ready sends kernel_info again each
-        # second, so a slow start leaves extra replies queued on the shell channel.
-        while True:
-            reply = self.kc.get_shell_msg(timeout=10)
-            if reply["parent_header"].get("msg_id") == msg_id:
-                return reply["content"], seen
+        return execute(self.kc, code, timeout, on_stream)
 
 
 def streams(seen: list[tuple[float, dict[str, Any]]]) -> list[tuple[float, str]]:

@@ -13,13 +13,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from queue import Empty
 from typing import Any
 
 import pytest
 
 from ..fake_oauth import GOOGLE_ENV_VARS, FakeTokenServer, isolated_google_env
-from ..local_kernel import kernel_env, start_kernel, stop_kernel
+from ..local_kernel import execute, kernel_env, outputs_of, start_kernel, stop_kernel
 from ..magics.conftest import output_text
 from ..support import EmulatorProcess, JupyterServerProcess, wait_for
 from .test_session_kernels import Channels, session_name
@@ -200,29 +199,8 @@ def test_session_cells_reach_a_dataproc_session_through_the_server(
 
 def run(kc: Any, code: str, timeout: float = 60.0) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Execute ``code``; the execute_reply content and the outputs, as nbformat dicts."""
-    msg_id = kc.execute(code)
-    outputs: list[dict[str, Any]] = []
-
-    def idle() -> bool:
-        try:
-            msg = kc.get_iopub_msg(timeout=1)
-        except Empty:
-            return False
-        if msg["parent_header"].get("msg_id") != msg_id:
-            return False
-        kind, content = msg["msg_type"], msg["content"]
-        if kind == "stream":
-            outputs.append(
-                {"output_type": "stream", "name": content["name"], "text": content["text"]}
-            )
-        elif kind in ("execute_result", "display_data"):
-            outputs.append({"output_type": kind, "data": content["data"]})
-        return bool(kind == "status" and content["execution_state"] == "idle")
-
-    wait_for(idle, timeout, interval=0, what=f"idle after {code!r}")
-    reply = kc.get_shell_msg(timeout=10)
-    assert reply["parent_header"]["msg_id"] == msg_id
-    return dict(reply["content"]), outputs
+    reply, seen = execute(kc, code, timeout)
+    return reply, outputs_of(seen)
 
 
 def settled_config(server: JupyterServerProcess) -> dict[str, Any]:
