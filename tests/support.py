@@ -143,6 +143,13 @@ class JupyterServerProcess:
     """
 
     APPS = ("jupyter_server", "jupyterlab", "notebook")
+    FRONT_END_EXTENSIONS = (
+        "jupyterlab",
+        "notebook",
+        "notebook_shim",
+        "jupyter_lsp",
+        "jupyter_server_terminals",
+    )
 
     def __init__(
         self,
@@ -170,8 +177,18 @@ class JupyterServerProcess:
             "JUPYTER_CONFIG_DIR": str(workdir / "config"),
             "PYTHONUNBUFFERED": "1",
         }
+        config = dict(config or {})
+        if app == "jupyter_server":
+            # Only this package's extension: a server needs no front end to be tested over
+            # HTTP, and loading JupyterLab's takes a second of CPU at each of many starts.
+            server_app = dict(config.get("ServerApp", {}))
+            server_app["jpserver_extensions"] = {
+                **dict.fromkeys(self.FRONT_END_EXTENSIONS, False),
+                **server_app.get("jpserver_extensions", {}),
+            }
+            config["ServerApp"] = server_app
         (workdir / "config").mkdir(parents=True, exist_ok=True)
-        (workdir / "config" / "jupyter_server_config.json").write_text(json.dumps(config or {}))
+        (workdir / "config" / "jupyter_server_config.json").write_text(json.dumps(config))
         for var in ("JUPYTER_SESSIONS_URL", "JUPYTER_SESSIONS_TOKEN"):
             self.env.pop(var, None)
 
