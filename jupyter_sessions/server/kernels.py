@@ -28,8 +28,9 @@ import json
 import logging
 import os
 import time
+from asyncio import Future
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_core.utils import ensure_async
@@ -47,8 +48,9 @@ from tornado import web
 from tornado import websocket as tornado_websocket
 from tornado.escape import json_decode, json_encode
 from tornado.escape import url_escape as query_escape
-from tornado.httpclient import HTTPResponse
+from tornado.httpclient import HTTPRequest, HTTPResponse
 from tornado.ioloop import IOLoop
+from tornado.websocket import websocket_connect
 from traitlets import default
 
 from ..api import errors
@@ -60,6 +62,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SPEC_CACHE_SECONDS = 30.0
+SPEC_RETRY_SECONDS = 2.0  # a failed listing (gateway or proxy down) is not kept for long
 SETTLE_TIMEOUT = 60.0  # how long a request waits for the gateway after the server starts
 KERNEL_LIST_CACHE_SECONDS = 3.0
 RESOURCE_PREFIX = "//dataproc.googleapis.com/"
@@ -85,6 +88,7 @@ class SessionGateway:
         self._warned = ""
         self._settled = False  # configured or disabled: no more waiting for the backend
         self.proxied: ProxiedGateway | None = None  # when calls go through a proxy
+        self.ca_certs = ""  # the network's CA bundle, for tornado's calls
 
     async def settled(self, timeout: float) -> None:
         """Wait (bounded) until the gateway is known: right after the server starts, the
@@ -111,6 +115,9 @@ class SessionGateway:
         ``network`` (the Dataproc backend's), through the proxy it chooses for ``url``."""
         self.url = url.rstrip("/")
         self.proxied = None
+        # tornado's calls (no proxy) check the gateway with the bundle too; jupyter_server
+        # passes its own ``ca_certs`` only with a client certificate, so ours are explicit.
+        self.ca_certs = network.ca_bundle if network is not None and network.ca_bundle else ""
         if network is not None and network.proxy_for(self.url)[0]:
             self.proxied = ProxiedGateway(self.url, network)
         self.problem = ""
@@ -187,6 +194,8 @@ class SessionGateway:
         """jupyter_server's ``gateway_request``, through the proxy when one applies."""
         if self.proxied is not None:
             return await self.proxied.fetch(url, **kwargs)
+        if self.ca_certs:
+            kwargs.setdefault("ca_certs", self.ca_certs)
         response: HTTPResponse = await gateway_request(url, **kwargs)
         return response
 
@@ -199,13 +208,19 @@ class SessionGateway:
         response = await self.call(lambda: self.fetch(url, **kwargs))
         return json_decode(response.body) if response.body else None
 
-    async def specs(self) -> dict[str, Any]:
-        """The gateway's kernelspecs (kernelspec models by name), cached for a while."""
+    async def specs(self, *, retry_failed: bool = False) -> dict[str, Any]:
+        """The gateway's kernelspecs (kernelspec models by name), cached for a while; with
+        ``retry_failed``, listed again at once if the last listing failed."""
         await self.settled(SETTLE_TIMEOUT)
         if not self.enabled:
             return {}
         async with self._specs_lock:
-            if time.monotonic() - self._specs_at < SPEC_CACHE_SECONDS:
+            age = time.monotonic() - self._specs_at
+            if self._warned:
+                fresh = age < SPEC_RETRY_SECONDS and not retry_failed
+            else:
+                fresh = age < SPEC_CACHE_SECONDS
+            if fresh:
                 return self._specs
             try:
                 found = await self.request("/api/kernelspecs")
@@ -444,7 +459,8 @@ class SessionKernelManager(AsyncMappingKernelManager):
         if kernel_id is not None and (kernel_id in self or await self._attach(kernel_id)):
             return kernel_id
         if not self._is_session_spec(name):
-            await gateway.specs()  # the spec may be new since the last listing
+            # The spec may be new since the last listing, or the gateway back since it failed.
+            await gateway.specs(retry_failed=True)
         if not self._is_session_spec(name):
             ksm = self.kernel_spec_manager
             if name and ksm is not None and name not in ksm.find_kernel_specs():
@@ -671,11 +687,8 @@ class SessionWebSocketConnection(GatewayWebSocketConnection):
         # Small frames both ways: no Nagle delay on the browser's socket.
         self.websocket_handler.set_nodelay(True)
         await gateway.authorize()
-        if gateway.proxied is None:
-            await super().connect()
-            return
-        # As GatewayWebSocketConnection.connect, with tornado's websocket_connect tunnelled
-        # through the proxy (tornado's own cannot use one).
+        # As GatewayWebSocketConnection.connect, with the network's CA bundle, and through
+        # the proxy when one applies (tornado's websocket_connect cannot use one).
         self.ws = None
         client = GatewayClient.instance()
         ws_url = url_path_join(
@@ -683,11 +696,20 @@ class SessionWebSocketConnection(GatewayWebSocketConnection):
         )
         if self.session_id:
             ws_url += f"?session_id={query_escape(self.session_id)}"
-        self.log.info("Connecting to %s through the proxy", ws_url)
-        self.ws_future = gateway.proxied.websocket_connect(ws_url, **client.load_connection_args())
-        self.ws_future.add_done_callback(self._connection_done)
+        args = client.load_connection_args()
+        future: Future[Any]
+        if gateway.proxied is not None:
+            self.log.info("Connecting to %s through the proxy", ws_url)
+            future = gateway.proxied.websocket_connect(ws_url, **args)
+        else:
+            self.log.info("Connecting to %s", ws_url)
+            if gateway.ca_certs:
+                args.setdefault("ca_certs", gateway.ca_certs)
+            future = cast("Future[Any]", websocket_connect(HTTPRequest(ws_url, **args)))
+        self.ws_future = future
+        future.add_done_callback(self._connection_done)
         IOLoop.current().add_future(
-            self.ws_future, lambda future: IOLoop.current().spawn_callback(self._read_messages)
+            future, lambda _: IOLoop.current().spawn_callback(self._read_messages)
         )
 
     def _write_message(self, message: str) -> None:

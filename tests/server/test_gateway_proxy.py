@@ -24,7 +24,7 @@ import pytest
 from jupyter_sessions.server.gateway_proxy import ProxyTunnel, ProxyTunnelError
 from jupyter_sessions.server.proxy_settings import NetworkSettings
 
-from ..fake_oauth import FakeTokenServer
+from ..fake_oauth import GOOGLE_ENV_VARS, FakeTokenServer, isolated_google_env
 from ..recording_proxy import RecordingProxy
 from ..support import EmulatorProcess, JupyterServerProcess, wait_for
 from .test_dataproc_kernels import settled_config
@@ -34,6 +34,14 @@ from .test_session_kernels import Channels
 PROJECT = "gw-proxy"
 LOCATION = "us-central1"
 PARENT = f"projects/{PROJECT}/locations/{LOCATION}"
+PROXY_ENV_VARS = (
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+)
 
 
 class RoutingProxy(RecordingProxy):
@@ -146,7 +154,7 @@ def test_a_proxy_refusing_the_gateway_fails_the_kernel_start_naming_the_proxy(
     """Given a proxy whose policy now refuses tunnels (403)
     When a session kernel is started
     Then the answer is 503 with one sentence naming the proxy, where it was set, the
-    gateway's host and the proxy's answer."""
+    gateway's host and the proxy's answer; once the proxy allows it, a start works again."""
     settled_config(stack.server)
     stack.proxy.refuse_connect = True
     stack.proxy.drop_connections()
@@ -162,6 +170,12 @@ def test_a_proxy_refusing_the_gateway_fails_the_kernel_start_naming_the_proxy(
         "403 Forbidden"
     ) in message
     assert "\n" not in message and "Traceback" not in message
+    # Once the proxy lets tunnels through again, the next start works at once: the failed
+    # listing of the gateway's kernelspecs is not kept.
+    with stack.client() as jp:
+        r = jp.post("api/kernels", json={"name": "session"})
+        assert r.status_code == 201, r.text
+        assert jp.delete(f"api/kernels/{r.json()['id']}").status_code == 204
 
 
 def test_a_proxy_refusing_the_kernel_websocket_is_logged_naming_the_proxy(
@@ -282,3 +296,56 @@ def test_a_silent_proxy_fails_the_websocket_tunnel_in_time() -> None:
         "(SessionsExtensionApp.proxy) did not answer in time the request to connect to "
         "gateway.test:443"
     )
+
+
+def test_without_a_proxy_the_gateway_is_checked_with_the_ca_bundle(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Given the Dataproc backend with no proxy and a gateway whose certificate only the
+    ``ca_bundle`` trusts (as behind a TLS-inspecting firewall)
+    When a session kernel is started and runs code over Jupyter's kernel websocket
+    Then both work: tornado's REST calls and websocket check the gateway with the bundle."""
+    workdir = tmp_path_factory.mktemp("gateway-ca")
+    cert, key = make_certificate(workdir)
+    with ExitStack() as cleanup:
+        tokens = FakeTokenServer(workdir).start()
+        cleanup.callback(tokens.stop)
+        creds = tokens.write_credentials(workdir / "adc.json")
+        emulator = EmulatorProcess(
+            workdir,
+            "--warm-pool", "1",
+            "--require-token", f"@{tokens.token_file}",
+            "--tls-cert", str(cert), "--tls-key", str(key),
+        )  # fmt: skip
+        cleanup.callback(emulator.stop)
+        emulator.start()
+        config = {
+            "SessionsExtensionApp": {
+                "backend": "dataproc",
+                "project": PROJECT,
+                "location": LOCATION,
+                "dataproc_endpoint": emulator.url + "/",
+                "kernel_gateway_url": f"{emulator.url}/gateway/{PARENT}",
+                "ca_bundle": str(cert),
+                "steady_poll_interval": 0.5,
+            }
+        }
+        server = JupyterServerProcess(workdir / "jupyter", config=config)
+        for var in GOOGLE_ENV_VARS + PROXY_ENV_VARS:
+            server.env.pop(var, None)
+        server.env.update(isolated_google_env(creds))
+        cleanup.callback(server.stop)
+        server.start()
+        assert settled_config(server)["kernelGateway"] == f"{emulator.url}/gateway/{PARENT}"
+        with server.client() as jp:
+            jp.timeout = httpx.Timeout(120.0)
+            r = jp.post("api/kernels", json={"name": "session"})
+            assert r.status_code == 201, r.text
+            kid = r.json()["id"]
+            channels = Channels(server, kid)
+            try:
+                assert channels.value("6 * 7") == "42"
+            finally:
+                channels.close()
+            assert jp.delete(f"api/kernels/{kid}").status_code == 204
+        assert "CERTIFICATE_VERIFY_FAILED" not in server.log_path.read_text()
