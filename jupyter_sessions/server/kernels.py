@@ -32,7 +32,7 @@ from asyncio import Future
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from jupyter_core.utils import ensure_async
 from jupyter_server.gateway.connections import GatewayWebSocketConnection
 from jupyter_server.gateway.gateway_client import GatewayClient, gateway_request
@@ -276,6 +276,17 @@ def http_error(status: int, message: str) -> web.HTTPError:
     return web.HTTPError(status, message)
 
 
+class UnknownKernel(NoSuchKernel, web.HTTPError):
+    """A kernel name neither here nor on the gateway: 404 from the kernels API, and the
+    NoSuchKernel that the sessions API answers 501 for (any other error there is a 500)."""
+
+    def __init__(self, message: str) -> None:
+        web.HTTPError.__init__(self, 404, message)
+
+    def __str__(self) -> str:
+        return str(self.log_message)
+
+
 def session_of_kernel(model: dict[str, Any] | None) -> str:
     """The session name a gateway kernel model points at, or ''."""
     metadata = (model or {}).get("metadata") or {}
@@ -469,7 +480,7 @@ class SessionKernelManager(AsyncMappingKernelManager):
                         503, f"Session kernels are not available: {gateway.unavailable}"
                     )
                 why = "" if gateway.enabled else f" ({gateway.problem})"
-                raise http_error(404, f"No such kernel: {name}{why}")
+                raise UnknownKernel(f"No such kernel: {name}{why}")
             started: str = await super().start_kernel(
                 kernel_id=kernel_id,
                 path=path,  # type: ignore[arg-type]

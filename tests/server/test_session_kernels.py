@@ -360,3 +360,26 @@ def test_a_killed_session_kernel_is_reported_dead_with_the_reason(
         ch.close()
     # And the kernel is gone from the server's list
     wait_for(lambda: kid not in [k["id"] for k in jp.get("api/kernels").json()], 30)
+
+
+def test_an_unknown_kernel_name_is_a_client_error_on_both_apis(jp: httpx.Client) -> None:
+    """Given a kernel name that is neither a local kernelspec nor one of the gateway's
+    When a kernel is started with it, or a notebook session is opened on it (as JupyterLab
+    does when it opens a notebook)
+    Then the kernels API answers 404 naming the kernel, and the sessions API 501 (its
+    answer for a kernel that is not available), never a 500."""
+    r = jp.post("api/kernels", json={"name": "session-template-nope"})
+    assert r.status_code == 404, r.text
+    assert r.json()["message"] == "No such kernel: session-template-nope"
+    r = jp.post(
+        "api/sessions",
+        json={
+            "kernel": {"name": "session-template-nope"},
+            "path": "unknown.ipynb",
+            "type": "notebook",
+            "name": "unknown.ipynb",
+        },
+    )
+    assert r.status_code == 501, r.text
+    assert "session-template-nope" in r.json()["message"]
+    assert "unknown.ipynb" not in [s["path"] for s in jp.get("api/sessions").json()]
