@@ -10,13 +10,33 @@ from __future__ import annotations
 
 import json
 
+from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized
+from jupyter_server.services.sessions.handlers import SessionRootHandler
 from tornado import web
 
 from ..api import errors
 from ..api.names import ChildName
 from .handlers import SessionsHandler
 from .kernels import SessionKernelManager, gateway
+
+
+class NotebookSessionsHandler(SessionRootHandler):
+    """jupyter_server's ``POST /api/sessions`` (how JupyterLab opens a notebook on a
+    kernel), answering a session kernel's refusal with its own status and sentence (503
+    gateway down, 400 cannot run here, 429 quota) where jupyter_server makes any error of
+    the kernel manager a 500."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        try:
+            await ensure_async(super().post())
+        except web.HTTPError as exc:
+            cause = exc.__cause__
+            if exc.status_code == 500 and isinstance(cause, web.HTTPError):
+                raise cause from None
+            raise
 
 
 class SessionKernelHandler(SessionsHandler):

@@ -287,6 +287,19 @@ def test_a_kernel_that_cannot_run_here_is_refused_with_a_reason(jp: httpx.Client
     assert r.status_code == 400, r.text
     assert "Scala kernels are not available" in r.json()["message"]
     assert "Ensure gateway url" not in r.json()["message"]
+    # Opening a notebook on it (JupyterLab's POST /api/sessions) is refused the same way.
+    r = jp.post(
+        "api/sessions",
+        json={
+            "kernel": {"name": "session-template-scala-team"},
+            "path": "scala.ipynb",
+            "type": "notebook",
+            "name": "scala.ipynb",
+        },
+    )
+    assert r.status_code == 400, r.text
+    assert "Scala kernels are not available" in r.json()["message"]
+    assert "scala.ipynb" not in [s["path"] for s in jp.get("api/sessions").json()]
     after = len(
         jp.get(f"{API}{PARENT}/sessions", params={"pageSize": 1000}).json().get("sessions", [])
     )
