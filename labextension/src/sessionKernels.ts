@@ -284,6 +284,8 @@ export interface IBindingSnapshot {
   startedHere?: boolean;
   /** The notebook no longer has the kernel (shut down or changed). */
   kernelGone?: boolean;
+  /** The kernel was reported dead while bound (its session ended under it). */
+  kernelDied?: boolean;
   /** The user shut the kernel down from this notebook: its session's end is no surprise. */
   endedHere?: boolean;
   /** Why the kernel's session could not be looked up. */
@@ -339,6 +341,15 @@ export class SessionBinding {
       return;
     }
     if (host.kernelId) {
+      if (
+        host.status === 'dead' &&
+        current.phase === 'bound' &&
+        current.kernelId === host.kernelId &&
+        !current.kernelDied
+      ) {
+        this._set({ ...current, kernelDied: true });
+        return;
+      }
       if (current.kernelId === host.kernelId && current.phase !== 'none') {
         return;
       }
@@ -376,7 +387,9 @@ export class SessionBinding {
       return null;
     }
     this._noticed.add(session.name);
-    if (snapshot.endedHere || snapshot.kernelGone) {
+    // A kernel the notebook let go of alive (changed, shut down elsewhere) makes the end
+    // no surprise; one that died first went with its session, which may be seen later.
+    if (snapshot.endedHere || (snapshot.kernelGone && !snapshot.kernelDied)) {
       return null;
     }
     return endNotice(session);

@@ -468,6 +468,31 @@ describe('SessionBinding', () => {
     ).toBe('kernel-abc · TERMINATED');
   });
 
+  it('still tells when the kernel died and went before the session was seen ended', async () => {
+    const binding = await bound();
+    binding.update(
+      host({ kernelId: 'uuid-abc', kernelName: 'session', status: 'dead' })
+    );
+    binding.update(host({ displayName: 'No Kernel', status: 'unknown' }));
+    expect(binding.getSnapshot()).toMatchObject({
+      phase: 'bound',
+      kernelDied: true,
+      kernelGone: true
+    });
+    expect(
+      binding.endNotice(makeSession('kernel-abc', 'TERMINATED'))?.message
+    ).toMatch(/^Session kernel-abc ended, and this notebook's kernel with it/);
+  });
+
+  it('says nothing when the kernel was let go of alive', async () => {
+    const binding = await bound();
+    binding.update(host({ displayName: 'No Kernel', status: 'unknown' }));
+    expect(binding.getSnapshot()).toMatchObject({ kernelGone: true });
+    expect(
+      binding.endNotice(makeSession('kernel-abc', 'TERMINATED'))
+    ).toBeNull();
+  });
+
   it('tells listeners and stops after dispose', async () => {
     const binding = make();
     const seen: string[] = [];
