@@ -533,12 +533,15 @@ def handler_methods(handler: type) -> list[str]:
 
 
 def extension_routes() -> list[tuple[str, type]]:
-    """The extension's tornado routes, from its own ``initialize_handlers``."""
+    """The extension's own tornado routes, from its ``initialize_handlers``; not the
+    refinements of jupyter_server's API (documented by jupyter_server)."""
     from ..server.app import SessionsExtensionApp
+    from ..server.kernel_handlers import API_OVERRIDES
 
     app = SessionsExtensionApp()
     app.initialize_handlers()
-    return [(str(pattern), handler) for pattern, handler, *_ in app.handlers]
+    routes = [(str(pattern), handler) for pattern, handler, *_ in app.handlers]
+    return [route for route in routes if route not in API_OVERRIDES]
 
 
 PROXY_PATTERN = "/jupyter-sessions/v1/(.*)"

@@ -14,7 +14,7 @@ from ..api.defaults import DEFAULT_LOCATION, DEFAULT_PROJECT, default_data_dir
 from .backend import Backend, BackendClient, LocalBackend, UrlBackend
 from .events_bus import EventBus
 from .handlers import ConfigHandler, EventsHandler, OpenApiHandler, ProxyHandler
-from .kernel_handlers import NotebookSessionsHandler, SessionKernelHandler
+from .kernel_handlers import API_OVERRIDES, SessionKernelHandler
 from .log_handler import SessionLogHandler
 from .watcher import WatcherRegistry, WatchSettings
 
@@ -226,8 +226,7 @@ class SessionsExtensionApp(ExtensionApp):
     def initialize_handlers(self) -> None:
         self.handlers.extend(
             [
-                # Before jupyter_server's own: extension handlers are matched first.
-                (r"/api/sessions", NotebookSessionsHandler),
+                *API_OVERRIDES,
                 (r"/jupyter-sessions/config", ConfigHandler),
                 (r"/jupyter-sessions/kernel", SessionKernelHandler),
                 (r"/jupyter-sessions/log", SessionLogHandler),

@@ -9,9 +9,15 @@ the Jupyter token; the gateway's credentials stay in the server.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable
 
 from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized
+from jupyter_server.services.kernels.handlers import (
+    KernelActionHandler,
+    _kernel_action_regex,
+    _kernel_id_regex,
+)
 from jupyter_server.services.sessions.handlers import SessionRootHandler
 from tornado import web
 
@@ -21,22 +27,44 @@ from .handlers import SessionsHandler
 from .kernels import SessionKernelManager, gateway
 
 
+async def keeping_status(call: Awaitable[None] | None) -> None:
+    """Await a jupyter_server handler method that makes any error a 500: a deliberate
+    HTTPError under it (a session kernel's refusal, an unknown kernel's 404) keeps its own
+    status and sentence."""
+    try:
+        await ensure_async(call)
+    except web.HTTPError as exc:
+        cause = exc.__cause__
+        if exc.status_code == 500 and isinstance(cause, web.HTTPError):
+            raise cause from None
+        raise
+
+
 class NotebookSessionsHandler(SessionRootHandler):
-    """jupyter_server's ``POST /api/sessions`` (how JupyterLab opens a notebook on a
-    kernel), answering a session kernel's refusal with its own status and sentence (503
-    gateway down, 400 cannot run here, 429 quota) where jupyter_server makes any error of
-    the kernel manager a 500."""
+    """jupyter_server's ``POST /api/sessions``, how JupyterLab opens a notebook on a kernel
+    (503 gateway down, 400 cannot run here, 429 quota, rather than 500)."""
 
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        try:
-            await ensure_async(super().post())
-        except web.HTTPError as exc:
-            cause = exc.__cause__
-            if exc.status_code == 500 and isinstance(cause, web.HTTPError):
-                raise cause from None
-            raise
+        await keeping_status(super().post())
+
+
+class KernelActionsHandler(KernelActionHandler):
+    """jupyter_server's ``POST /api/kernels/ID/restart|interrupt`` (404 for a kernel that
+    is not there, a session kernel's refusal as it is, rather than 500)."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, kernel_id: str, action: str) -> None:
+        await keeping_status(super().post(kernel_id, action))
+
+
+# Before jupyter_server's own handlers for the same paths: extension handlers match first.
+API_OVERRIDES = [
+    (r"/api/sessions", NotebookSessionsHandler),
+    (rf"/api/kernels/{_kernel_id_regex}/{_kernel_action_regex}", KernelActionsHandler),
+]
 
 
 class SessionKernelHandler(SessionsHandler):

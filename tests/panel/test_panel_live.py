@@ -44,6 +44,10 @@ def until(predicate, timeout=20.0, what=""):
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
+def shown_live(panel):
+    # The state is applied first and the widgets rendered from it a moment later.
+    return panel.state.status.synced and 'status-live' in panel.status_html.value
+
 def state_of(panel, sid):
     s = panel.sessions.get(f"{panel.parent}/sessions/{sid}")
     return s.state.name if s else None
@@ -134,8 +138,7 @@ def test_panel_follows_sessions_another_client_creates_and_terminates(
     first = kernel.report(
         "panel = SessionsPanel()\n"
         "display(panel)\n"
-        "until(lambda: panel.state.status.synced and 'status-live' in panel.status_html.value,"
-        " what='the first snapshot shown')\n"
+        "until(lambda: shown_live(panel), what='the first snapshot shown')\n"
         "report(threads=our_threads(), status=panel.status_html.value, parent=panel.parent)"
     )
     assert first["parent"] == PARENT
@@ -175,7 +178,7 @@ def test_form_validation_and_buttons_against_the_emulator(
     a good one creates (ACTIVE shown); Terminate and Delete, confirmed, show TERMINATED
     and remove the row, each after the operation really finished."""
     endpoint = server.config()["endpoint"]
-    kernel.run("panel = SessionsPanel()\nuntil(lambda: panel.state.status.synced, what='snapshot')")
+    kernel.run("panel = SessionsPanel()\nuntil(lambda: shown_live(panel), what='snapshot')")
     before = emulator_posts(endpoint)
     bad = kernel.report(
         "panel.new_button.value = True\n"
@@ -392,7 +395,7 @@ def test_unreachable_backend_is_shown_and_clears(
     endpoint = server.config()["endpoint"]
     with httpx.Client(timeout=10.0) as c:
         pid = int(c.get(endpoint + "healthz").json()["pid"])
-    kernel.run("panel = SessionsPanel()\nuntil(lambda: panel.state.status.synced)")
+    kernel.run("panel = SessionsPanel()\nuntil(lambda: shown_live(panel))")
     killer = threading.Timer(1.0, os.kill, (pid, signal.SIGKILL))
     killer.start()
     try:

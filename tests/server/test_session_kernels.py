@@ -395,4 +395,9 @@ def test_an_unknown_kernel_name_is_a_client_error_on_both_apis(jp: httpx.Client)
     )
     assert r.status_code == 501, r.text
     assert "session-template-nope" in r.json()["message"]
+    # Restarting or interrupting a kernel that is not there is a 404 too.
+    for action in ("restart", "interrupt"):
+        r = jp.post(f"api/kernels/{uuid.uuid4()}/{action}")
+        assert r.status_code == 404, (action, r.text)
+        assert r.json()["message"].startswith("Kernel does not exist: "), r.text
     assert "unknown.ipynb" not in [s["path"] for s in jp.get("api/sessions").json()]
