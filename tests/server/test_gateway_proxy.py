@@ -17,6 +17,8 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -73,39 +75,51 @@ class Stack:
         return client
 
 
+def tls_google(workdir: Path, cleanup: ExitStack) -> tuple[Path, Path, EmulatorProcess]:
+    """The emulator playing Google over HTTPS (its certificate in the returned file), with
+    a token server whose tokens it requires; and the credentials for those tokens."""
+    cert, key = make_certificate(workdir)
+    tokens = FakeTokenServer(workdir).start()
+    cleanup.callback(tokens.stop)
+    creds = tokens.write_credentials(workdir / "adc.json")
+    emulator = EmulatorProcess(
+        workdir,
+        "--warm-pool", "1",
+        "--require-token", f"@{tokens.token_file}",
+        "--tls-cert", str(cert), "--tls-key", str(key),
+    )  # fmt: skip
+    cleanup.callback(emulator.stop)
+    emulator.start()
+    return cert, creds, emulator
+
+
+def dataproc_config(api: str, cert: Path) -> dict[str, Any]:
+    """Dataproc mode with the API and the kernel gateway at ``api``, trusting ``cert``."""
+    return {
+        "SessionsExtensionApp": {
+            "backend": "dataproc",
+            "project": PROJECT,
+            "location": LOCATION,
+            "dataproc_endpoint": f"{api}/",
+            "kernel_gateway_url": f"{api}/gateway/{PARENT}",
+            "ca_bundle": str(cert),
+            "steady_poll_interval": 0.5,
+        }
+    }
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     workdir = tmp_path_factory.mktemp("gateway-proxy")
-    cert, key = make_certificate(workdir)
     with ExitStack() as cleanup:
         # A loopback port held but never listened on: connecting to it is refused at once.
         dead = cleanup.enter_context(socket.socket())
         dead.bind(("127.0.0.1", 0))
         gateway = f"127.0.0.1:{dead.getsockname()[1]}"
-        tokens = FakeTokenServer(workdir).start()
-        cleanup.callback(tokens.stop)
-        creds = tokens.write_credentials(workdir / "adc.json")
-        emulator = EmulatorProcess(
-            workdir,
-            "--warm-pool", "1",
-            "--require-token", f"@{tokens.token_file}",
-            "--tls-cert", str(cert), "--tls-key", str(key),
-        )  # fmt: skip
-        cleanup.callback(emulator.stop)
-        emulator.start()
+        cert, creds, emulator = tls_google(workdir, cleanup)
         proxy = RoutingProxy({gateway: emulator.url.removeprefix("https://")}).start()
         cleanup.callback(proxy.stop)
-        config = {
-            "SessionsExtensionApp": {
-                "backend": "dataproc",
-                "project": PROJECT,
-                "location": LOCATION,
-                "dataproc_endpoint": f"https://{gateway}/",
-                "kernel_gateway_url": f"https://{gateway}/gateway/{PARENT}",
-                "ca_bundle": str(cert),
-                "steady_poll_interval": 0.5,
-            }
-        }
+        config = dataproc_config(f"https://{gateway}", cert)
         server = JupyterServerProcess(workdir / "jupyter", config=config)
         route_google_through(server, proxy.url, creds)
         cleanup.callback(server.stop)
@@ -306,31 +320,11 @@ def test_without_a_proxy_the_gateway_is_checked_with_the_ca_bundle(
     When a session kernel is started and runs code over Jupyter's kernel websocket
     Then both work: tornado's REST calls and websocket check the gateway with the bundle."""
     workdir = tmp_path_factory.mktemp("gateway-ca")
-    cert, key = make_certificate(workdir)
     with ExitStack() as cleanup:
-        tokens = FakeTokenServer(workdir).start()
-        cleanup.callback(tokens.stop)
-        creds = tokens.write_credentials(workdir / "adc.json")
-        emulator = EmulatorProcess(
-            workdir,
-            "--warm-pool", "1",
-            "--require-token", f"@{tokens.token_file}",
-            "--tls-cert", str(cert), "--tls-key", str(key),
-        )  # fmt: skip
-        cleanup.callback(emulator.stop)
-        emulator.start()
-        config = {
-            "SessionsExtensionApp": {
-                "backend": "dataproc",
-                "project": PROJECT,
-                "location": LOCATION,
-                "dataproc_endpoint": emulator.url + "/",
-                "kernel_gateway_url": f"{emulator.url}/gateway/{PARENT}",
-                "ca_bundle": str(cert),
-                "steady_poll_interval": 0.5,
-            }
-        }
-        server = JupyterServerProcess(workdir / "jupyter", config=config)
+        cert, creds, emulator = tls_google(workdir, cleanup)
+        server = JupyterServerProcess(
+            workdir / "jupyter", config=dataproc_config(emulator.url, cert)
+        )
         for var in GOOGLE_ENV_VARS + PROXY_ENV_VARS:
             server.env.pop(var, None)
         server.env.update(isolated_google_env(creds))
