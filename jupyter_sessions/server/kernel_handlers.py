@@ -42,7 +42,7 @@ async def keeping_status(call: Awaitable[None] | None) -> None:
 
 class NotebookSessionsHandler(SessionRootHandler):
     """jupyter_server's ``POST /api/sessions``, how JupyterLab opens a notebook on a kernel
-    (503 gateway down, 400 cannot run here, 429 quota, rather than 500)."""
+    (503 gateway down, 400 cannot run here, rather than 500)."""
 
     @web.authenticated
     @authorized
