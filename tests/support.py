@@ -158,6 +158,7 @@ class JupyterServerProcess:
         token: str = "test-token",
         config: dict[str, Any] | None = None,
         app: str = "jupyter_server",
+        port: int = 0,
     ) -> None:
         if app not in self.APPS:
             raise ValueError(f"app must be one of {self.APPS}, got {app!r}")
@@ -165,6 +166,7 @@ class JupyterServerProcess:
         self.args = list(args)
         self.token = token
         self.app = app
+        self.port = port  # 0: a free one, chosen by the server
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = ""
         self.log_path = workdir / "server.log"
@@ -202,7 +204,7 @@ class JupyterServerProcess:
                 self.app,
                 "--allow-root",
                 "--no-browser",
-                "--port=0",
+                f"--port={self.port}",
                 "--ServerApp.ip=127.0.0.1",
                 f"--IdentityProvider.token={self.token}",
                 f"--ServerApp.root_dir={self.workdir / 'root'}",

@@ -15,6 +15,7 @@ proxy that the network settings choose for its URL, as the Dataproc API is.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -23,6 +24,7 @@ from .._version import __version__
 from ..api import errors
 from .kernels import gateway
 from .proxy_settings import redacted
+from .started_kernels import server_file
 
 if TYPE_CHECKING:
     from .app import SessionsExtensionApp
@@ -34,6 +36,7 @@ LOOKUP_TIMEOUT = 15.0
 
 async def connect_gateway(app: SessionsExtensionApp) -> None:
     """Point the session kernels at the backend's gateway (or say why there is none)."""
+    _remember_started_kernels(app)
     backend = app.backend_impl
     try:
         url = app.kernel_gateway_url.strip() or await _default_url(app)
@@ -65,6 +68,17 @@ async def connect_gateway(app: SessionsExtensionApp) -> None:
         )
     else:
         app.log.info("Session kernels run through the kernel gateway at %s", url)
+
+
+def _remember_started_kernels(app: SessionsExtensionApp) -> None:
+    """Know the session kernels this server started before it was restarted."""
+    server: Any = app.serverapp
+    try:
+        address = str(server.connection_url)
+    except Exception:  # no bound server: nothing to carry across restarts
+        return
+    path = server_file(Path(app.emulator_data_dir), str(server.root_dir), address)
+    gateway.started_here.load(path)
 
 
 async def _default_url(app: SessionsExtensionApp) -> str:

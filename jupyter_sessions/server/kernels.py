@@ -55,6 +55,7 @@ from traitlets import default
 
 from ..api import errors
 from .gateway_proxy import ProxiedGateway, ProxyTunnelError
+from .started_kernels import StartedKernels
 
 if TYPE_CHECKING:
     from .proxy_settings import NetworkSettings
@@ -81,7 +82,7 @@ class SessionGateway:
         self.auth_headers: AuthHeaders | None = None
         self.rejected: Rejected | None = None
         self._sent: dict[str, str] = {}
-        self.started_here: set[str] = set()  # kernels whose sessions this server created
+        self.started_here = StartedKernels()  # kernels whose sessions this server created
         self._specs: dict[str, Any] = {}
         self._specs_at = 0.0
         self._specs_lock = asyncio.Lock()

@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -401,3 +403,47 @@ def test_an_unknown_kernel_name_is_a_client_error_on_both_apis(jp: httpx.Client)
         assert r.status_code == 404, (action, r.text)
         assert r.json()["message"].startswith("Kernel does not exist: "), r.text
     assert "unknown.ipynb" not in [s["path"] for s in jp.get("api/sessions").json()]
+
+
+def test_a_restarted_server_still_ends_the_sessions_of_kernels_it_started(
+    tmp_path: Path,
+) -> None:
+    """Given a session kernel this server started, and the server killed -9 and started
+    again on the same root directory and address (its emulator is adopted)
+    When the kernel is listed and then shut down from the restarted server
+    Then it is still the server's own (startedHere), and shutting it down ends its session,
+    where a kernel the server only attached to would be let go with its session running."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    args = ("--ServerApp.port_retries=0",)
+    config = sessions_config(emulator_runtime="kernel", emulator_args=["--warm-pool", "1"])
+    first = JupyterServerProcess(tmp_path, *args, config=config, port=port).start()
+    second: JupyterServerProcess | None = None
+    try:
+        with first.client() as jp:
+            jp.timeout = httpx.Timeout(120.0)
+            r = jp.post("api/kernels", json={"name": "session"})
+            assert r.status_code == 201, r.text
+            kid = r.json()["id"]
+            assert r.json()["metadata"]["startedHere"] is True
+            name = session_name(r.json())
+        os.kill(first.pid, signal.SIGKILL)
+        first.proc.wait(timeout=10)  # type: ignore[union-attr]
+        second = JupyterServerProcess(tmp_path, *args, config=config, port=port).start()
+        assert second.url == first.url
+        with second.client() as jp:
+            jp.timeout = httpx.Timeout(120.0)
+            kernels = wait_for(
+                lambda: {k["id"]: k for k in jp.get("api/kernels").json()}.get(kid),
+                60,
+                what="the kernel listed by the restarted server",
+            )
+            assert kernels["metadata"]["startedHere"] is True
+            assert state_of(jp, name) == "ACTIVE"
+            assert jp.delete(f"api/kernels/{kid}").status_code == 204
+            wait_for(lambda: state_of(jp, name) == "TERMINATED", 60, what="the session to end")
+    finally:
+        if second is not None:
+            second.stop()
+        first.stop()
