@@ -178,6 +178,7 @@ class JupyterServerProcess:
             "JUPYTER_DATA_DIR": str(self.data_dir),
             "JUPYTER_CONFIG_DIR": str(workdir / "config"),
             "PYTHONUNBUFFERED": "1",
+            "PYTHONFAULTHANDLER": "1",  # stacks in the log if it has to be stopped hard
         }
         config = dict(config or {})
         if app == "jupyter_server":
@@ -284,12 +285,18 @@ class JupyterServerProcess:
         try:
             self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+            # SIGABRT first: faulthandler writes every thread's stack to the log.
+            self.proc.send_signal(signal.SIGABRT)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+            tail = "\n".join(self.log_path.read_text(errors="replace").splitlines()[-60:])
             # A server that ignores SIGTERM keeps a user's terminal (and ports) hostage.
             raise AssertionError(
                 f"jupyter server {self.proc.pid} was still running {timeout:.0f}s after "
-                f"SIGTERM (killed); see {self.log_path}"
+                f"SIGTERM (stopped); the end of {self.log_path}:\n{tail}"
             ) from None
 
 

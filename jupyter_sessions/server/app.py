@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,11 @@ from .handlers import ConfigHandler, EventsHandler, OpenApiHandler, ProxyHandler
 from .kernel_handlers import API_OVERRIDES, SessionKernelHandler
 from .log_handler import SessionLogHandler
 from .watcher import WatcherRegistry, WatchSettings
+
+# At shutdown: ending started session kernels calls the gateway (each call bounded by its
+# own timeout too); the emulator's supervisor waits 20 s for it, then kills it.
+STOP_KERNELS_TIMEOUT = 15.0
+STOP_BACKEND_TIMEOUT = 35.0
 
 
 class SessionsExtensionApp(ExtensionApp):
@@ -291,13 +299,29 @@ class SessionsExtensionApp(ExtensionApp):
             await connect_gateway(self)
 
     async def stop_extension(self) -> None:
+        # Each step is bounded, so nothing here can keep the server from exiting, and the
+        # log says which step was slow.
+        started = time.monotonic()
         if self.session_kernels:
             from .kernel_gateway import end_started_session_kernels
 
-            await end_started_session_kernels(self.serverapp)
+            await self._bounded(
+                "ending the sessions of kernels this server started",
+                end_started_session_kernels(self.serverapp),
+                STOP_KERNELS_TIMEOUT,
+            )
         self.watchers.close()
-        await self.backend_client.close()
-        await self.backend_impl.stop()
+        await self._bounded("closing the backend client", self.backend_client.close(), 10.0)
+        await self._bounded("stopping the backend", self.backend_impl.stop(), STOP_BACKEND_TIMEOUT)
+        self.log.info("jupyter_sessions stopped in %.1f s", time.monotonic() - started)
+
+    async def _bounded(self, what: str, step: Awaitable[None], timeout: float) -> None:
+        try:
+            await asyncio.wait_for(step, timeout)
+        except asyncio.TimeoutError:
+            self.log.warning("Gave up %s after %.0f s, to let the server exit", what, timeout)
+        except Exception as exc:
+            self.log.warning("Failed %s: %s", what, exc)
 
     # --- what panels and magics need to know ------------------------------------------
 
