@@ -31,7 +31,7 @@ from ..recording_proxy import RecordingProxy
 from ..support import EmulatorProcess, JupyterServerProcess, wait_for
 from .test_dataproc_kernels import settled_config
 from .test_proxy_network import make_certificate, route_google_through
-from .test_session_kernels import Channels
+from .test_session_kernels import Channels, open_session_kernel
 
 PROJECT = "gw-proxy"
 LOCATION = "us-central1"
@@ -333,10 +333,7 @@ def test_without_a_proxy_the_gateway_is_checked_with_the_ca_bundle(
         assert settled_config(server)["kernelGateway"] == f"{emulator.url}/gateway/{PARENT}"
         with server.client() as jp:
             jp.timeout = httpx.Timeout(120.0)
-            r = jp.post("api/kernels", json={"name": "session"})
-            assert r.status_code == 201, r.text
-            kid = r.json()["id"]
-            channels = Channels(server, kid)
+            kid, _, channels = open_session_kernel(server, jp)
             try:
                 assert channels.value("6 * 7") == "42"
             finally:

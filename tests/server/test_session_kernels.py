@@ -290,15 +290,7 @@ def test_a_kernel_that_cannot_run_here_is_refused_with_a_reason(jp: httpx.Client
     assert "Scala kernels are not available" in r.json()["message"]
     assert "Ensure gateway url" not in r.json()["message"]
     # Opening a notebook on it (JupyterLab's POST /api/sessions) is refused the same way.
-    r = jp.post(
-        "api/sessions",
-        json={
-            "kernel": {"name": "session-template-scala-team"},
-            "path": "scala.ipynb",
-            "type": "notebook",
-            "name": "scala.ipynb",
-        },
-    )
+    r = open_notebook(jp, "session-template-scala-team", "scala.ipynb")
     assert r.status_code == 400, r.text
     assert "Scala kernels are not available" in r.json()["message"]
     assert "scala.ipynb" not in [s["path"] for s in jp.get("api/sessions").json()]
@@ -306,6 +298,12 @@ def test_a_kernel_that_cannot_run_here_is_refused_with_a_reason(jp: httpx.Client
         jp.get(f"{API}{PARENT}/sessions", params={"pageSize": 1000}).json().get("sessions", [])
     )
     assert after == before
+
+
+def open_notebook(jp: httpx.Client, kernel_name: str, path: str) -> httpx.Response:
+    """Open a notebook on a new kernel, as JupyterLab does (POST /api/sessions)."""
+    body = {"kernel": {"name": kernel_name}, "path": path, "type": "notebook", "name": path}
+    return jp.post("api/sessions", json=body)
 
 
 def open_session_kernel(
@@ -386,15 +384,7 @@ def test_an_unknown_kernel_name_is_a_client_error_on_both_apis(jp: httpx.Client)
     r = jp.post("api/kernels", json={"name": "session-template-nope"})
     assert r.status_code == 404, r.text
     assert r.json()["message"] == "No such kernel: session-template-nope"
-    r = jp.post(
-        "api/sessions",
-        json={
-            "kernel": {"name": "session-template-nope"},
-            "path": "unknown.ipynb",
-            "type": "notebook",
-            "name": "unknown.ipynb",
-        },
-    )
+    r = open_notebook(jp, "session-template-nope", "unknown.ipynb")
     assert r.status_code == 501, r.text
     assert "session-template-nope" in r.json()["message"]
     # Restarting or interrupting a kernel that is not there is a 404 too.
