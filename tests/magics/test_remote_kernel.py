@@ -37,7 +37,21 @@ class Frontend:
 
 
 def streams(seen: list[tuple[float, dict[str, Any]]]) -> list[tuple[float, str]]:
-    return [(t, m["content"]["text"]) for t, m in seen if m["msg_type"] == "stream"]
+    """Each line the cell printed, with the time its end arrived. A kernel may send one
+    print in more than one stream message (its writes and its flushes race), so lines are
+    put back together before they are compared."""
+    lines: list[tuple[float, str]] = []
+    pending = ""
+    for t, m in seen:
+        if m["msg_type"] != "stream":
+            continue
+        pending += m["content"]["text"]
+        while "\n" in pending:
+            line, pending = pending.split("\n", 1)
+            lines.append((t, line + "\n"))
+    if pending:
+        lines.append((seen[-1][0], pending))
+    return lines
 
 
 @pytest.fixture(scope="module")
