@@ -155,6 +155,16 @@ def _cmdline_has(pid: int, needle: str) -> bool:
     return needle.encode() in args
 
 
+def _exiting(pid: int) -> bool:
+    """The process is on its way out: its memory (and so its cmdline) is released, but it
+    is not a zombie yet. For a moment it still looks like it runs."""
+    try:
+        empty = Path(f"/proc/{pid}/cmdline").read_bytes() == b""
+    except OSError:
+        return False
+    return empty and _runs(pid)
+
+
 def _marked_pids(handle_id: str) -> list[int]:
     """Processes whose environment carries this runtime id (the kernel and its children)."""
     if not handle_id:
@@ -724,7 +734,8 @@ class KernelRuntime(Runtime):
     ) -> bool:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while self._is_ours(data, proc):
+        pid = int(data.get("pid") or 0)
+        while self._is_ours(data, proc) or _exiting(pid):
             if loop.time() >= deadline:
                 return False
             await asyncio.sleep(_POLL)
