@@ -50,7 +50,6 @@ from tornado.escape import json_decode, json_encode
 from tornado.escape import url_escape as query_escape
 from tornado.httpclient import HTTPRequest, HTTPResponse
 from tornado.ioloop import IOLoop
-from tornado.websocket import websocket_connect
 from traitlets import default
 
 from ..api import errors
@@ -717,7 +716,9 @@ class SessionWebSocketConnection(GatewayWebSocketConnection):
             self.log.info("Connecting to %s", ws_url)
             if gateway.ca_certs:
                 args.setdefault("ca_certs", gateway.ca_certs)
-            future = cast("Future[Any]", websocket_connect(HTTPRequest(ws_url, **args)))
+            future = cast(
+                "Future[Any]", tornado_websocket.websocket_connect(HTTPRequest(ws_url, **args))
+            )
         self.ws_future = future
         future.add_done_callback(self._connection_done)
         IOLoop.current().add_future(

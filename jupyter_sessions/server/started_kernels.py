@@ -9,13 +9,14 @@ data directory never write the same file.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
+
+from .private_files import write_private
 
 log = logging.getLogger(__name__)
 
@@ -74,15 +75,9 @@ class StartedKernels:
         """Write the whole list atomically (a crash leaves the old one or the new one)."""
         if self._path is None:
             return
-        tmp = self._path.with_name(f".{self._path.name}.{os.getpid()}.tmp")
         try:
             self._path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as out:
-                json.dump(list(self._ids), out)
-            os.replace(tmp, self._path)
+            write_private(self._path, json.dumps(list(self._ids)))
         except OSError as exc:
             # Kernels work on without it; only a restart would forget which were ours.
             log.warning("Could not keep the list of started session kernels: %s", exc)
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)

@@ -28,6 +28,7 @@ import httpx
 
 from ..api.backoff import Backoff
 from ..emulator.lock import holder_of, process_alive
+from .private_files import write_private
 
 log = logging.getLogger(__name__)
 
@@ -149,14 +150,7 @@ class EmulatorSupervisor:
     def _write_token(self) -> None:
         """A fresh random token, readable by this user only (written before any use)."""
         token = secrets.token_urlsafe(32)
-        tmp = self.token_file.with_name(f"{self.token_file.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        try:
-            os.fchmod(fd, 0o600)  # whatever the umask, or an older file, said
-            os.write(fd, token.encode())
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.token_file)
+        write_private(self.token_file, token)
         self.token = token
 
     async def _settle_leftover(self) -> None:
